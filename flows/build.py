@@ -1,0 +1,475 @@
+"""The main flow: discover -> plan -> process batches -> corpus step -> validate -> publish.
+
+Per-document steps (read, decode, parse, sections, sentences, claims, entities, taxonomy topics) run inside
+one task per *batch* of documents, because Prefect's per-task overhead is milliseconds and a corpus has
+millions of sentences. Each batch writes its own immutable Parquet parts into the staging directory, so
+memory stays flat and batches can run on Dask workers. The flow itself only moves small summaries around.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+
+from flows import storage
+from flows.discover import INVENTORY_SCHEMA, InputFile, discover, stat_cache_from
+from flows.settings import PROJECT_ROOT
+from flows.storage import Layout, PartInfo
+from flows.validation import ValidationReport, Validator
+from transforms.batch import BATCH_TABLES, RawInput, process_inputs
+from transforms.errors import ValidationFailed
+from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA
+from transforms.lexicon import lexicon_fingerprint
+from transforms.families import claim_families
+from transforms.topics import discover_topics, focus_keywords, taxonomy_table
+
+log = logging.getLogger("claimscope")
+
+BATCH_DOCS = 1000
+BATCH_BYTES = 16 * 1024 * 1024
+CHUNK_ROWS = 1_000_000  # sentences per validation chunk
+CORPUS_PART = "corpus"
+
+FILES_MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("part", pa.string(), nullable=False),
+        pa.field("pipeline_version", pa.string(), nullable=False),
+    ]
+)
+PARTS_MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("table", pa.string(), nullable=False),
+        pa.field("part", pa.string(), nullable=False),
+        pa.field("n_rows", pa.int64(), nullable=False),
+        pa.field("n_bytes", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+    ]
+)
+
+# Progress reporting for the CLI (a rich bar); the flow calls it as batches finish.
+_progress: Callable[[str, int, int], None] | None = None
+
+
+def set_progress(callback: Callable[[str, int, int], None] | None) -> None:
+    global _progress
+    _progress = callback
+
+
+def _report(stage: str, done: int, total: int) -> None:
+    if _progress is not None:
+        _progress(stage, done, total)
+
+
+def pipeline_version() -> str:
+    """Code + lexicons fingerprint: a change to either reprocesses every document on the next build."""
+    h = hashlib.sha256()
+    for path in sorted((PROJECT_ROOT / "transforms").glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    h.update(lexicon_fingerprint().encode())
+    return h.hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+
+@dataclass
+class Plan:
+    batches: list[list[InputFile]]
+    reuse_parts: list[str]
+    reuse_files: list[dict]
+    corrupted_parts: list[str] = field(default_factory=list)
+
+
+def _part_key(files: list[InputFile], version: str) -> str:
+    h = hashlib.sha256(version.encode())
+    for f in sorted(files, key=lambda f: f.rel):
+        h.update(f"{f.rel}\0{f.sha256}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _batches(files: list[InputFile], max_docs: int, max_bytes: int) -> list[list[InputFile]]:
+    out: list[list[InputFile]] = []
+    cur: list[InputFile] = []
+    size = 0
+    for f in sorted(files, key=lambda f: f.rel):
+        if cur and (len(cur) >= max_docs or size + f.size > max_bytes):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(f)
+        size += f.size
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _verify_parts(prev: Path, parts: pa.Table, keys: set[str]) -> set[str]:
+    """Parts whose files are missing or whose bytes no longer match their recorded checksum."""
+    rows = [r for r in parts.to_pylist() if r["part"] in keys]
+
+    def bad(r: dict) -> str | None:
+        path = prev / r["table"] / f"part-{r['part']}.parquet"
+        try:
+            ok = path.stat().st_size == r["n_bytes"] and storage.file_sha256(path) == r["sha256"]
+        except OSError:
+            ok = False
+        return None if ok else r["part"]
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # hashlib releases the GIL
+        return {p for p in pool.map(bad, rows) if p}
+
+
+def make_plan(
+    files: list[InputFile], prev: Path | None, version: str, *, full: bool, max_docs: int, max_bytes: int
+) -> Plan:
+    manifest = storage.read_manifest(prev, "files")
+    parts = storage.read_manifest(prev, "parts")
+    if full or prev is None or manifest is None or parts is None or manifest.num_rows == 0:
+        return Plan(_batches(files, max_docs, max_bytes), [], [])
+    current = {f.rel: f.sha256 for f in files}
+    by_part: dict[str, list[dict]] = {}
+    for row in manifest.to_pylist():
+        by_part.setdefault(row["part"], []).append(row)
+    candidates = {
+        part
+        for part, rows in by_part.items()
+        if all(r["pipeline_version"] == version and current.get(r["source_file"]) == r["content_sha256"] for r in rows)
+    }
+    corrupted = _verify_parts(prev, parts, candidates)
+    reuse = sorted(candidates - corrupted)
+    reused_files = {r["source_file"] for p in reuse for r in by_part[p]}
+    todo = [f for f in files if f.rel not in reused_files]
+    return Plan(
+        _batches(todo, max_docs, max_bytes),
+        reuse,
+        [r for p in reuse for r in by_part[p]],
+        sorted(corrupted),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+@dataclass
+class BatchResult:
+    part: str
+    parts: list[PartInfo]
+    files: list[dict]
+    rows: dict[str, int]
+    seconds: dict[str, float]
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover_task(input_dir: str, layout: Layout, prev: Path | None):
+    inventory = storage.read_manifest(prev, "inventory")
+    return discover(input_dir, exclude=[layout.root], stat_cache=stat_cache_from(inventory))
+
+
+@task(name="process-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def process_batch(files: list[InputFile], staging_dir: str, version: str, ingested_at: datetime) -> BatchResult:
+    """read -> decode -> parse -> sections -> sentences -> claims -> topics -> staged Parquet, for one batch."""
+    t0 = time.perf_counter()
+    raw = []
+    for f in files:
+        try:
+            with open(f.path, "rb") as fh:
+                raw.append(RawInput(f.rel, fh.read()))
+        except OSError as exc:
+            raw.append(RawInput(f.rel, b"", error=f"cannot read: {exc.strerror}"))
+    read_s = time.perf_counter() - t0
+    result = process_inputs(raw, ingested_at=ingested_at, pipeline_version=version)
+    part = _part_key(files, version)
+    t1 = time.perf_counter()
+    infos = [storage.write_part(Path(staging_dir), name, part, table) for name, table in result.tables.items()]
+    seconds = {"read": read_s, **result.seconds, "write": time.perf_counter() - t1}
+    file_rows = [
+        {"source_file": f.rel, "content_sha256": f.sha256, "part": part, "pipeline_version": version} for f in files
+    ]
+    return BatchResult(part, infos, file_rows, {i.table: i.n_rows for i in infos}, seconds)
+
+
+def _staged_views(con: duckdb.DuckDBPyConnection, staging: Path, parts: list[str] | None = None) -> None:
+    """Register each staged table as a view (optionally restricted to some batch parts)."""
+    for table_dir in sorted(p for p in staging.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        files = storage.part_files(staging, table_dir.name)
+        if parts is not None:
+            wanted = {f"part-{p}.parquet" for p in parts}
+            files = [f for f in files if f.name in wanted]
+        if not files:
+            continue
+        listing = ", ".join(storage._sql_str(f) for f in files)
+        con.execute(f"CREATE OR REPLACE VIEW {table_dir.name} AS SELECT * FROM read_parquet([{listing}])")
+
+
+@task(name="corpus", cache_policy=NO_CACHE)
+def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs: list[dict]) -> dict[str, int]:
+    """Corpus-level tables, recomputed from the staged parts on every build (so always consistent)."""
+    rows: dict[str, int] = {}
+    for name, schema, data in (
+        ("rejected_inputs", REJECTED_SCHEMA, discovery_rejected),
+        ("inputs", INPUTS_SCHEMA, discovery_inputs),
+    ):
+        info = storage.write_part(staging, name, CORPUS_PART, pa.Table.from_pylist(data, schema=schema))
+        rows[name] = info.n_rows
+    doc_terms = storage.read_table(staging, "doc_terms")
+    discovered, doc_topics = discover_topics(doc_terms)
+    topics = pa.concat_tables([taxonomy_table(), discovered])
+    rows["topics"] = storage.write_part(staging, "topics", CORPUS_PART, topics).n_rows
+    rows["document_topics"] = storage.write_part(staging, "document_topics", CORPUS_PART, doc_topics).n_rows
+    keywords = focus_keywords(doc_terms)
+    rows["document_keywords"] = storage.write_part(staging, "document_keywords", CORPUS_PART, keywords).n_rows
+    del doc_terms
+
+    claims = storage.read_table(staging, "claims", columns=["claim_id", "text", "negated"])
+    families = claim_families(claims)
+    rows["claim_family_members"] = storage.write_part(staging, "claim_family_members", CORPUS_PART, families).n_rows
+    return rows
+
+
+def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
+    """Group batch parts into validation chunks of about CHUNK_ROWS sentences (whole documents each)."""
+    sizes = {}
+    for p in batch_parts:
+        path = staging / "sentences" / f"part-{p}.parquet"
+        sizes[p] = pa.parquet.ParquetFile(path).metadata.num_rows if path.exists() else 0
+    chunks: list[list[str]] = []
+    cur: list[str] = []
+    n = 0
+    for p in sorted(batch_parts):
+        if cur and n + sizes[p] > CHUNK_ROWS:
+            chunks.append(cur)
+            cur, n = [], 0
+        cur.append(p)
+        n += sizes[p]
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int) -> ValidationReport:
+    import pyarrow.parquet  # noqa: F401  (used through pa.parquet in _chunks)
+
+    validator = Validator(data_docs)
+    report = ValidationReport()
+    con = duckdb.connect()
+    try:
+        _staged_views(con, staging)
+        for name, spec in validator.specs.items():
+            if spec["meta"].get("scope") == "corpus":
+                params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered}
+                report.add(name, validator.n_expectations(name), validator.validate(name, validator.frame(con, name), params))
+        chunked = [n for n, s in validator.specs.items() if s["meta"].get("scope") == "chunked"]
+        chunks = _chunks(staging, batch_parts)
+        for i, parts in enumerate(chunks):
+            _staged_views(con, staging, parts)
+            n_docs, n_sent = con.sql("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)").fetchall()[0]
+            params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
+            label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
+            for name in chunked:
+                failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
+                report.add(name, validator.n_expectations(name), failures)
+    finally:
+        con.close()
+    report.data_docs = validator.build_docs()
+    return report
+
+
+# ---------------------------------------------------------------------------------------------- flow
+
+
+@dataclass
+class BuildSummary:
+    run_id: str
+    status: str
+    input_dir: str
+    output_dir: str
+    version: str | None
+    files_discovered: int = 0
+    files_reused: int = 0
+    files_processed: int = 0
+    files_hashed: int = 0
+    corrupted_parts: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    validation: dict = field(default_factory=dict)
+    data_docs: str | None = None
+    warehouse: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _count_rows(version: Path) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    return {
+        d.name: sum(pq.ParquetFile(f).metadata.num_rows for f in storage.part_files(version, d.name))
+        for d in sorted(version.iterdir())
+        if d.is_dir() and not d.name.startswith("_")
+    }
+
+
+def _outcomes(con_dir: Path) -> dict[str, int]:
+    con = duckdb.connect()
+    try:
+        _staged_views(con, con_dir)
+        return dict(con.sql("SELECT outcome, count(*) FROM inputs GROUP BY ALL ORDER BY ALL").fetchall())
+    finally:
+        con.close()
+
+
+@flow(name="claimscope-build", validate_parameters=False, log_prints=False)
+def build_flow(
+    input_dir: str = "seeds",
+    output_dir: str = "data",
+    *,
+    full: bool = False,
+    wait_for_lock: bool = False,
+    batch_docs: int = BATCH_DOCS,
+    batch_bytes: int = BATCH_BYTES,
+) -> BuildSummary:
+    """Build, validate and publish the dataset from `input_dir` into `output_dir`."""
+    layout = Layout.at(output_dir)
+    logger = get_run_logger()
+    with storage.build_lock(layout, wait=wait_for_lock):
+        return _build(layout, input_dir, full, batch_docs, batch_bytes, logger)
+
+
+def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_bytes: int, logger) -> BuildSummary:
+    run_id = _new_run_id()
+    started = datetime.now(UTC)
+    summary = BuildSummary(run_id, "running", str(Path(input_dir).resolve()), str(layout.root), None)
+    steps: dict[str, float] = {}
+    storage.clean_stale_staging(layout)
+    staging = layout.staging_dir(run_id)
+    staging.mkdir(parents=True)
+    prev = layout.published_version()
+    version = pipeline_version()
+    error: BaseException | None = None
+    report: ValidationReport | None = None
+    from flows.runs import record_run
+
+    record_run(layout, summary, started, None, None)  # visible as "running" until the final record replaces it
+    try:
+        t = time.perf_counter()
+        found = discover_task(input_dir, layout, prev)
+        steps["discover"] = time.perf_counter() - t
+        summary.files_discovered, summary.files_hashed = found.n_discovered, found.n_hashed
+        _report("discover", found.n_discovered, found.n_discovered)
+
+        t = time.perf_counter()
+        plan = make_plan(found.files, prev, version, full=full, max_docs=batch_docs, max_bytes=batch_bytes)
+        for part in plan.reuse_parts:
+            for table in BATCH_TABLES:
+                storage.link_part(prev, staging, table, part)  # type: ignore[arg-type]
+        if plan.corrupted_parts:
+            logger.warning("rebuilding %d corrupted part(s): %s", len(plan.corrupted_parts), ", ".join(plan.corrupted_parts))
+        steps["plan"] = time.perf_counter() - t
+        summary.files_reused = len(plan.reuse_files)
+        summary.corrupted_parts = plan.corrupted_parts
+
+        t = time.perf_counter()
+        ingested_at = datetime.now(UTC)
+        futures = [process_batch.submit(b, str(staging), version, ingested_at) for b in plan.batches]
+        results: list[BatchResult] = []
+        _report("batches", 0, len(futures))
+        for fut in futures:
+            results.append(fut.result())
+            _report("batches", len(results), len(futures))
+        steps["process"] = time.perf_counter() - t
+        for r in results:
+            for k, v in r.seconds.items():
+                steps[f"process.{k}"] = steps.get(f"process.{k}", 0.0) + v
+        summary.files_processed = sum(len(b) for b in plan.batches)
+
+        t = time.perf_counter()
+        corpus_task(staging, found.rejected, found.inputs_rows())
+        steps["corpus"] = time.perf_counter() - t
+
+        files_rows = plan.reuse_files + [row for r in results for row in r.files]
+        parts_rows = [asdict(i) for r in results for i in r.parts]
+        prev_parts = storage.read_manifest(prev, "parts")
+        if prev_parts is not None and plan.reuse_parts:
+            keep = set(plan.reuse_parts)
+            parts_rows += [r for r in prev_parts.to_pylist() if r["part"] in keep]
+        storage.write_manifest(staging, "files", pa.Table.from_pylist(files_rows, schema=FILES_MANIFEST_SCHEMA))
+        storage.write_manifest(staging, "parts", pa.Table.from_pylist(parts_rows, schema=PARTS_MANIFEST_SCHEMA))
+        storage.write_manifest(staging, "inventory", pa.Table.from_pylist(found.inventory, schema=INVENTORY_SCHEMA))
+
+        t = time.perf_counter()
+        batch_parts = plan.reuse_parts + [r.part for r in results]
+        report = validate_task(staging, layout.data_docs, batch_parts, found.n_discovered)
+        steps["validate"] = time.perf_counter() - t
+        summary.rows = _count_rows(staging)
+        summary.outcomes = _outcomes(staging)
+        summary.data_docs = report.data_docs
+        summary.validation = {
+            "success": report.success,
+            "suites": report.suites,
+            "failures": [f.one_line() for f in report.failures],
+        }
+        if not report.success:
+            raise ValidationFailed(
+                f"{len(report.failures)} expectation(s) failed; nothing was published", [asdict(f) for f in report.failures]
+            )
+
+        t = time.perf_counter()
+        from flows.views import derived_views
+
+        storage.publish(layout, staging, run_id, derived_views())
+        steps["publish"] = time.perf_counter() - t
+        summary.version, summary.status, summary.warehouse = run_id, "success", str(layout.warehouse)
+    except BaseException as exc:
+        error = exc
+        summary.status = "validation_failed" if isinstance(exc, ValidationFailed) else "failed"
+        raise
+    finally:
+        summary.seconds = {k: round(v, 4) for k, v in steps.items()}
+        summary.seconds["total"] = round((datetime.now(UTC) - started).total_seconds(), 4)
+        record_run(layout, summary, started, error, report)
+        _artifacts(summary, error)
+    return summary
+
+
+def _artifacts(summary: BuildSummary, error: BaseException | None) -> None:
+    """A markdown summary and a row-count table on the Prefect run (best effort: never fails the build)."""
+    try:
+        get_run_context()
+    except Exception:
+        return
+    from flows.runs import summary_markdown
+
+    try:
+        create_markdown_artifact(
+            key="build-summary", markdown=summary_markdown(summary, error), description="claimscope build summary"
+        )
+        create_table_artifact(
+            key="build-row-counts",
+            table=[{"table": k, "rows": v} for k, v in sorted(summary.rows.items())],
+            description="rows per table in this build",
+        )
+    except Exception as exc:  # the API may be unreachable; the run record on disk is the source of truth
+        log.warning("could not create Prefect artifacts: %s", exc)

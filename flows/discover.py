@@ -1,0 +1,179 @@
+"""Discovery: walk the input folder, account for every file, hash contents, find exact duplicates.
+
+Nothing here parses articles; it decides which files go on to be processed and records the rest in
+`rejected_inputs` with a reason. A stat cache (path, size, mtime_ns) from the previous build lets a re-run
+skip re-hashing unchanged files, so a no-op build costs a directory scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from transforms.errors import InputDirError
+from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA  # noqa: F401  (re-exported)
+
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a JSON-lines export may be large; one article file rarely is
+
+INVENTORY_SCHEMA = pa.schema(
+    [
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("mtime_ns", pa.int64(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    rel: str  # POSIX path relative to the input folder
+    path: str  # absolute path to read
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass
+class Discovery:
+    files: list[InputFile] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+    n_discovered: int = 0
+    n_hashed: int = 0  # files whose hash was computed (not taken from the stat cache)
+    inventory: list[dict] = field(default_factory=list)
+
+    def reject(self, rel: str, reason: str, detail: str, size: int, sha: str | None = None) -> None:
+        self.rejected.append(
+            {
+                "source_path": rel,
+                "source_file": rel,
+                "reason": reason,
+                "detail": detail,
+                "bytes": size,
+                "content_sha256": sha,
+            }
+        )
+
+    def inputs_rows(self) -> list[dict]:
+        """`inputs` rows for the files rejected here (the batches add rows for the files they process)."""
+        return [
+            {
+                "source_file": r["source_file"],
+                "outcome": "rejected",
+                "bytes": r["bytes"],
+                "content_sha256": r["content_sha256"],
+                "format": None,
+                "n_documents": 0,
+                "n_rejected": 1,
+            }
+            for r in self.rejected
+        ]
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def discover(
+    input_dir: str | os.PathLike[str],
+    *,
+    exclude: list[Path] | None = None,
+    stat_cache: dict[tuple[str, int, int], str] | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> Discovery:
+    """Walk `input_dir` (sorted, deterministic). Hidden directories (.git, ...) and `exclude` are not entered."""
+    root = Path(input_dir).expanduser()
+    if not root.is_dir():
+        raise InputDirError(f"input folder {str(root)!r} does not exist or is not a folder")
+    root = root.resolve()
+    excluded = {p.resolve() for p in exclude or []}
+    cache = stat_cache or {}
+    out = Discovery()
+    by_hash: dict[str, str] = {}
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        # Symlinked folders are never followed (loops, escapes); they are reported, not silently lost.
+        linked_dirs = sorted(d for d in dirnames if (here / d).is_symlink())
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and d not in linked_dirs and (here / d).resolve() not in excluded
+        )
+        for name in sorted(filenames) + linked_dirs:
+            full = here / name
+            rel = full.relative_to(root).as_posix()
+            out.n_discovered += 1
+            try:
+                lst = full.lstat()
+            except OSError as exc:
+                out.reject(rel, "unreadable", f"cannot stat: {exc.strerror}", 0)
+                continue
+            target = full
+            if stat.S_ISLNK(lst.st_mode):
+                try:
+                    resolved = full.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    out.reject(rel, "unreadable", "broken symbolic link", 0)
+                    continue
+                if not resolved.is_relative_to(root):
+                    out.reject(rel, "symlink_outside", "symbolic link points outside the input folder", 0)
+                    continue
+                if resolved.is_dir():
+                    out.reject(rel, "not_a_file", "symbolic link to a folder (not followed)", 0)
+                    continue
+                target = resolved
+            try:
+                st = target.stat()
+            except OSError as exc:
+                out.reject(rel, "unreadable", f"cannot stat: {exc.strerror}", 0)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                out.reject(rel, "not_a_file", "not a regular file", 0)
+                continue
+            if st.st_size == 0:
+                out.reject(rel, "empty", "file is empty (0 bytes)", 0)
+                continue
+            if st.st_size > max_file_bytes:
+                out.reject(rel, "too_large", f"{st.st_size} bytes > limit {max_file_bytes}", st.st_size)
+                continue
+            key = (rel, st.st_size, st.st_mtime_ns)
+            sha = cache.get(key)
+            if sha is None:
+                try:
+                    sha = _sha256_file(str(target))
+                except OSError as exc:
+                    out.reject(rel, "unreadable", f"cannot read: {exc.strerror}", st.st_size)
+                    continue
+                out.n_hashed += 1
+            out.inventory.append(
+                {"source_file": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "content_sha256": sha}
+            )
+            first = by_hash.get(sha)
+            if first is not None:
+                out.reject(rel, "duplicate", f"same bytes as {first}", st.st_size, sha)
+                continue
+            by_hash[sha] = rel
+            out.files.append(InputFile(rel, str(target), st.st_size, st.st_mtime_ns, sha))
+    return out
+
+
+def stat_cache_from(inventory: pa.Table | None) -> dict[tuple[str, int, int], str]:
+    if inventory is None or inventory.num_rows == 0:
+        return {}
+    cols = inventory.to_pydict()
+    return {
+        (p, s, m): h
+        for p, s, m, h in zip(
+            cols["source_file"], cols["size"], cols["mtime_ns"], cols["content_sha256"], strict=True
+        )
+    }

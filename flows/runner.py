@@ -1,0 +1,116 @@
+"""Running the flow from the CLI: task-runner choice, the progress bar, and re-validation of a published set."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flows.settings import disable_flow_heartbeat
+from flows.storage import Layout
+from transforms.errors import DatasetMissing
+
+
+def _prewarm_imports() -> None:
+    """Import Great Expectations (~5 s) on another core while Prefect's temporary server boots (~8-12 s)."""
+
+    def work() -> None:
+        import great_expectations  # noqa: F401
+        import sklearn.decomposition  # noqa: F401
+
+    threading.Thread(target=work, name="prewarm-imports", daemon=True).start()
+
+
+def _shared_ephemeral_api() -> None:
+    """Dask worker processes must report to the same Prefect API as the flow.
+
+    Without PREFECT_API_URL every worker would start its own temporary server. Start the ephemeral server
+    here (the flow's client reuses this very instance) and export its URL before the cluster starts.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+
+
+def run_build(
+    input_dir: str,
+    output_dir: str,
+    *,
+    full: bool = False,
+    wait: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+    batch_docs: int = 1000,
+    progress: bool = True,
+    console: Console | None = None,
+):
+    disable_flow_heartbeat()
+    _prewarm_imports()
+    from flows.build import build_flow, set_progress
+
+    flow_fn = build_flow
+    if workers > 1 or dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        _shared_ephemeral_api()
+        if dask_address:
+            runner = DaskTaskRunner(address=dask_address)
+        else:
+            runner = DaskTaskRunner(
+                cluster_kwargs={
+                    "n_workers": workers,
+                    "threads_per_worker": 1,
+                    "processes": True,
+                    "dashboard_address": None,
+                }
+            )
+        flow_fn = build_flow.with_options(task_runner=runner)
+
+    if not progress:
+        return flow_fn(input_dir, output_dir, full=full, wait_for_lock=wait, batch_docs=batch_docs)
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    set_progress(update)
+    try:
+        with bar:
+            return flow_fn(input_dir, output_dir, full=full, wait_for_lock=wait, batch_docs=batch_docs)
+    finally:
+        set_progress(None)
+
+
+def validate_published(output_dir: str):
+    """Run every suite against the published version (no Prefect run, nothing written but Data Docs)."""
+    from flows.build import validate_task
+    from flows.storage import read_manifest
+
+    layout = Layout.at(output_dir)
+    version = layout.published_version()
+    if version is None:
+        raise DatasetMissing(f"no published dataset in {layout.root}")
+    parts = read_manifest(version, "parts")
+    batch_parts = sorted({p for p in parts.column("part").to_pylist()}) if parts is not None else []
+    import pyarrow.parquet as pq
+
+    n_inputs = sum(pq.ParquetFile(f).metadata.num_rows for f in Path(version, "inputs").glob("part-*.parquet"))
+    return validate_task.fn(version, layout.data_docs, batch_parts, n_inputs)

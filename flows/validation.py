@@ -1,0 +1,169 @@
+"""Great Expectations validation of a staged dataset.
+
+One suite per table lives in `expectations/<table>.json` (plain GX 1.x suite JSON). Each suite's `meta.frame_sql`
+is the DuckDB query that builds the frame it validates: the table's key columns plus derived check columns
+(`_document_found`, `_doc_n_chars`, `_text_ok`, ...) so that foreign keys, offsets and cross-table counts
+become ordinary column expectations. Frames never carry article prose, and every string value is HTML-escaped
+before GX sees it, because Data Docs render unexpected values as raw HTML.
+
+Large per-document tables are validated in chunks of whole documents (`meta.scope == "chunked"`): every row
+of a document lives in the same chunk and every id embeds its document_id (checked by `_id_prefix_ok`), so
+uniqueness, foreign keys and offsets checked per chunk, together with document_id uniqueness checked on the
+whole `documents` table, are equivalent to checking each table whole, at a bounded memory cost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flows.settings import PROJECT_ROOT
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+SAMPLE_ROWS = 5
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    suite: str
+    expectation: str
+    column: str | None
+    unexpected_count: int | None
+    sample: list[dict[str, Any]]
+    chunk: str = ""
+
+    def one_line(self) -> str:
+        col = f" on {self.column}" if self.column else ""
+        n = f", {self.unexpected_count} unexpected" if self.unexpected_count else ""
+        where = f" [{self.chunk}]" if self.chunk else ""
+        return f"{self.suite}: {self.expectation}{col}{n}{where}"
+
+
+@dataclass
+class ValidationReport:
+    success: bool = True
+    suites: dict[str, dict[str, int]] = field(default_factory=dict)  # suite -> {runs, expectations, failed}
+    failures: list[Failure] = field(default_factory=list)
+    data_docs: str | None = None
+
+    def add(self, suite: str, n_expectations: int, failures: list[Failure]) -> None:
+        s = self.suites.setdefault(suite, {"runs": 0, "expectations": 0, "failed": 0})
+        s["runs"] += 1
+        s["expectations"] = n_expectations
+        s["failed"] += len(failures)
+        self.failures.extend(failures)
+        self.success = self.success and not failures
+
+
+def load_suite_specs(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
+    specs = {}
+    for path in sorted(directory.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        specs[spec["name"]] = spec
+    return specs
+
+
+def escape_strings(table: pa.Table) -> pa.Table:
+    """HTML-escape every string column (Data Docs print unexpected values unescaped)."""
+    cols = []
+    for col, f in zip(table.columns, table.schema, strict=True):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+                col = pc.replace_substring(col, a, b)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, schema=table.schema)
+
+
+class Validator:
+    """A GX ephemeral context with one validation definition per suite in expectations/."""
+
+    def __init__(self, data_docs_dir: Path | None, suites_dir: Path = EXPECTATIONS_DIR) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self._gx = gx
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # Prefect's log setup resets it
+        self.specs = load_suite_specs(suites_dir)
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.data_docs_dir = data_docs_dir
+        for site in self.context.get_site_names():  # the default site writes to a temp dir
+            self.context.delete_data_docs_site(site)
+        if data_docs_dir is not None:
+            self.context.add_data_docs_site(
+                "claimscope",
+                {
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(data_docs_dir),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        source = self.context.data_sources.add_pandas("staged_tables")
+        self._definitions = {}
+        for name, spec in self.specs.items():
+            suite_json = {k: v for k, v in spec.items() if k in ("name", "expectations", "meta", "notes")}
+            suite = self.context.suites.add(gx.ExpectationSuite(**suite_json))
+            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(f"{name}_frame")
+            self._definitions[name] = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=f"{name}_validation", data=batch_def, suite=suite)
+            )
+
+    def frame(self, con: duckdb.DuckDBPyConnection, suite: str) -> pa.Table:
+        return con.sql(self.specs[suite]["meta"]["frame_sql"]).to_arrow_table()
+
+    def validate(
+        self, suite: str, frame: pa.Table, params: dict[str, Any] | None = None, chunk: str = ""
+    ) -> list[Failure]:
+        definition = self._definitions[suite]
+        df = escape_strings(frame).to_pandas()
+        result = definition.run(
+            batch_parameters={"dataframe": df},
+            expectation_parameters=params or {},
+            result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_ROWS},
+        )
+        failures = []
+        for r in result.results:
+            if r.success:
+                continue
+            cfg = r.expectation_config
+            kwargs = cfg.kwargs or {}
+            res = r.result or {}
+            idx = (res.get("partial_unexpected_index_list") or [])[:SAMPLE_ROWS]
+            sample = frame.take([i for i in idx if isinstance(i, int)]).to_pylist() if idx else []
+            if not sample and res.get("observed_value") is not None:
+                sample = [{"observed_value": res.get("observed_value")}]
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                sample = [{"exception": str(r.exception_info.get("exception_message"))[:300]}]
+            column = kwargs.get("column") or (
+                f"{kwargs.get('column_A')},{kwargs.get('column_B')}" if "column_A" in kwargs else None
+            )
+            if column is None and "column_list" in kwargs:
+                column = ",".join(kwargs["column_list"])
+            failures.append(Failure(suite, cfg.type, column, res.get("unexpected_count"), sample, chunk))
+        return failures
+
+    def n_expectations(self, suite: str) -> int:
+        return len(self.specs[suite]["expectations"])
+
+    def build_docs(self) -> str | None:
+        if self.data_docs_dir is None:
+            return None
+        try:
+            self.context.build_data_docs()
+        except Exception as exc:  # Data Docs are a report; never let them fail a build
+            log.warning("could not build Data Docs: %s", exc)
+            return None
+        index = self.data_docs_dir / "index.html"
+        return str(index) if index.exists() else None

@@ -1,0 +1,176 @@
+"""End to end: the real Prefect engine (test harness), real GX suites, a real DuckDB file."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from flows import build as build_mod
+from flows.build import build_flow
+from flows.storage import Layout
+from transforms.errors import ValidationFailed
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, prefect_harness):
+    from tests.conftest import SEEDS
+
+    out = tmp_path_factory.mktemp("built") / "data"
+    summary = build_flow(str(SEEDS), str(out))
+    return out, summary
+
+
+def q(out, sql):
+    con = duckdb.connect(str(Layout.at(out).warehouse), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_build_publishes_a_validated_dataset(built):
+    out, summary = built
+    assert summary.status == "success"
+    assert summary.validation["success"] is True
+    counts = dict(q(out, "SELECT 'documents', count(*) FROM documents UNION ALL SELECT 'claims', count(*) FROM claims"))
+    assert counts["documents"] == 5 and counts["claims"] > 50
+    for view in ("documents", "sections", "sentences", "claims", "topics", "document_topics", "rejected_inputs", "runs"):
+        assert q(out, f"SELECT count(*) FROM {view}")[0][0] >= 0
+    assert (Layout.at(out).data_docs / "index.html").exists()
+    status, n_claims = q(out, "SELECT status, rows['claims'] FROM runs")[0]
+    assert status == "success" and n_claims == counts["claims"]
+
+
+def test_every_offset_slices_its_text(built):
+    out, _ = built
+    bad = q(
+        out,
+        """
+        SELECT count(*) FROM sentences s JOIN documents d USING (document_id)
+        WHERE substring(d.text, s.char_start + 1, s.char_end - s.char_start) <> s.text
+        """,
+    )[0][0]
+    assert bad == 0
+    assert q(out, "SELECT count(*) FROM claims c JOIN sentences s USING (sentence_id) WHERE c.text <> s.text")[0][0] == 0
+
+
+def test_counts_agree(built):
+    out, _ = built
+    assert q(
+        out,
+        """SELECT count(*) FROM documents d
+           WHERE n_claims <> (SELECT count(*) FROM claims c WHERE c.document_id = d.document_id)""",
+    )[0][0] == 0
+
+
+def test_prefect_run_has_summary_artifact(built):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["build-summary"])))
+    assert arts and "claimscope build" in arts[0].data
+
+
+def test_ids_are_stable_across_runs(built, tmp_path):
+    from tests.conftest import SEEDS
+
+    out, _ = built
+    other = tmp_path / "again"
+    build_flow(str(SEEDS), str(other), full=True)
+    for table, key in (("sentences", "sentence_id"), ("claims", "claim_id"), ("sections", "section_id")):
+        first = {r[0] for r in q(out, f"SELECT {key} FROM {table}")}
+        second = {r[0] for r in q(other, f"SELECT {key} FROM {table}")}
+        assert first == second and first
+
+
+def test_views_read_only_from_another_directory_during_a_build(seeds_copy, tmp_path):
+    out = tmp_path / "data"
+    build_flow(str(seeds_copy), str(out))
+    reader = textwrap.dedent(
+        f"""
+        import duckdb, time, sys
+        end = time.time() + 60
+        n = 0
+        while time.time() < end:
+            con = duckdb.connect({str(out / "warehouse.duckdb")!r}, read_only=True)
+            assert con.sql("SELECT count(*) FROM claims").fetchall()[0][0] > 0
+            con.close()
+            n += 1
+            if sys.stdin.closed:
+                break
+            import select
+            if select.select([sys.stdin], [], [], 0.05)[0]:
+                break
+        print(n)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", reader], cwd="/", stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        (seeds_copy / "000_8a4ef0c6c9ed8294.txt").write_text("Changed. Kratom may help with pain.\nMore text here.\n")
+        summary = build_flow(str(seeds_copy), str(out))
+        assert summary.files_reused == 4 and summary.files_processed == 1
+    finally:
+        proc.stdin.write("stop\n")
+        proc.stdin.close()
+        stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, "reader failed while the build was running"
+    assert int(stdout.strip()) > 0
+
+
+def test_corrupted_staged_table_fails_validation_and_nothing_is_published(seeds_copy, tmp_path, monkeypatch):
+    out = tmp_path / "data"
+    build_flow(str(seeds_copy), str(out))
+    layout = Layout.at(out)
+    before = (os.readlink(layout.current), layout.warehouse.read_bytes())
+
+    real = build_mod.process_inputs
+
+    def corrupting(*args, **kwargs):
+        result = real(*args, **kwargs)
+        claims = result.tables["claims"]
+        ends = pa.compute.add(claims["char_end"], 7)  # offsets no longer slice the claim text
+        result.tables["claims"] = claims.set_column(claims.schema.get_field_index("char_end"), "char_end", ends)
+        return result
+
+    monkeypatch.setattr(build_mod, "process_inputs", corrupting)
+    with pytest.raises(ValidationFailed) as info:
+        build_flow(str(seeds_copy), str(out), full=True)
+    failed = {(f["suite"], f["expectation"]) for f in info.value.failures}
+    assert ("claims", "expect_column_values_to_be_in_set") in failed  # _text_ok / _matches_sentence
+    assert any(f["sample"] for f in info.value.failures)
+    assert (os.readlink(layout.current), layout.warehouse.read_bytes()) == before
+    statuses = [r[0] for r in q(out, "SELECT status FROM runs ORDER BY started_at")]
+    assert statuses[-1] == "validation_failed"
+
+
+def test_second_concurrent_build_is_refused(seeds_copy, tmp_path):
+    from flows import storage
+    from transforms.errors import BuildLocked
+
+    out = tmp_path / "data"
+    layout = Layout.at(out)
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with storage.build_lock(layout):
+            started.set()
+            release.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    started.wait(10)
+    try:
+        with pytest.raises(BuildLocked):
+            build_flow(str(seeds_copy), str(out))
+    finally:
+        release.set()
+        t.join()

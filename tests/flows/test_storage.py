@@ -1,0 +1,126 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from flows import storage
+from flows.storage import Layout
+from transforms.errors import BuildLocked, DatasetMissing
+
+
+def _stage(layout: Layout, run_id: str, n: int) -> None:
+    staging = layout.staging_dir(run_id)
+    storage.write_part(staging, "documents", "a", pa.table({"document_id": [f"d{i}" for i in range(n)]}))
+    storage.write_part(staging, "claims", "a", pa.table({"claim_id": [f"c{i}" for i in range(2 * n)]}))
+
+
+def _publish(layout: Layout, run_id: str, n: int) -> None:
+    _stage(layout, run_id, n)
+    layout.runs.mkdir(parents=True, exist_ok=True)
+    storage.write_run_record(layout, run_id, pa.table({"run_id": [run_id]}))
+    storage.publish(layout, layout.staging_dir(run_id), run_id, [])
+
+
+def test_write_part_is_atomic_and_checksummed(tmp_path):
+    info = storage.write_part(tmp_path, "t", "p1", pa.table({"x": [1, 2, 3]}))
+    files = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert files == ["part-p1.parquet"]  # no temporary file left behind
+    assert info.n_rows == 3
+    assert info.sha256 == storage.file_sha256(tmp_path / "t" / "part-p1.parquet")
+
+
+def test_publish_creates_views_readable_read_only_from_another_directory(tmp_path):
+    layout = Layout.at(tmp_path / "out")
+    _publish(layout, "20260101T000000Z-aaaaaa", 3)
+    script = textwrap.dedent(
+        f"""
+        import duckdb
+        con = duckdb.connect({str(layout.warehouse)!r}, read_only=True)
+        print(con.sql("SELECT count(*) FROM documents").fetchall()[0][0],
+              con.sql("SELECT count(*) FROM claims").fetchall()[0][0],
+              con.sql("SELECT count(*) FROM runs").fetchall()[0][0])
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", script], cwd="/", capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["3", "6", "1"]
+    assert layout.published_version().name == "20260101T000000Z-aaaaaa"
+
+
+def test_reader_keeps_reading_across_a_swap(tmp_path):
+    layout = Layout.at(tmp_path / "out")
+    _publish(layout, "20260101T000000Z-aaaaaa", 3)
+    reader = duckdb.connect(str(layout.warehouse), read_only=True)
+    _publish(layout, "20260102T000000Z-bbbbbb", 5)
+    # The open connection still sees the version it opened; a new one sees the new version.
+    assert reader.sql("SELECT count(*) FROM documents").fetchall()[0][0] == 3
+    reader.close()
+    fresh = storage.connect_readonly(layout)
+    assert fresh.sql("SELECT count(*) FROM documents").fetchall()[0][0] == 5
+    fresh.close()
+
+
+def test_gc_keeps_recent_versions_and_current(tmp_path):
+    layout = Layout.at(tmp_path / "out")
+    for i in range(5):
+        _publish(layout, f"2026010{i}T000000Z-x", i + 1)
+    kept = sorted(p.name for p in layout.versions.iterdir())
+    assert len(kept) == storage.KEEP_VERSIONS
+    assert layout.published_version().name == "20260104T000000Z-x"
+
+
+def test_connect_readonly_without_dataset_is_a_named_error(tmp_path):
+    with pytest.raises(DatasetMissing):
+        storage.connect_readonly(Layout.at(tmp_path))
+
+
+def test_second_build_lock_is_refused_with_holder(tmp_path):
+    layout = Layout.at(tmp_path)
+    with storage.build_lock(layout):
+        with pytest.raises(BuildLocked, match=f"pid {os.getpid()}"):
+            with storage.build_lock(layout):
+                pass
+    with storage.build_lock(layout):  # released
+        pass
+
+
+def test_lock_of_a_killed_process_is_released(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from flows import storage; from flows.storage import Layout\n"
+            f"with storage.build_lock(Layout.at({str(tmp_path)!r})):\n"
+            "    print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(BuildLocked):
+        with storage.build_lock(Layout.at(tmp_path)):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with storage.build_lock(Layout.at(tmp_path)):
+                break
+        except BuildLocked:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def test_clean_stale_staging_removes_leftovers(tmp_path):
+    layout = Layout.at(tmp_path)
+    _stage(layout, "old-run", 1)
+    (layout.root / ".warehouse-old-run.duckdb").write_bytes(b"junk")
+    assert storage.clean_stale_staging(layout) == ["old-run"]
+    assert not any(layout.staging.iterdir())
+    assert not (layout.root / ".warehouse-old-run.duckdb").exists()

@@ -1,0 +1,292 @@
+"""One parsed article -> rows of documents, sections, sentences, claims and claim_entities.
+
+The schemas of those five tables are declared here, once, next to the code that produces them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from transforms.artefacts import find_artefacts
+from transforms.claims import SentenceInput, SentenceLabels, label_sentences
+from transforms.formats import ParsedDoc
+from transforms.sections import SectionSpan, segment_sections
+from transforms.sentences import split_sentences
+
+DOCUMENTS_SCHEMA = pa.schema(
+    [
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("record", pa.string()),
+        pa.field("format", pa.string(), nullable=False),
+        pa.field("encoding", pa.string(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("published", pa.string()),
+        pa.field("main_subject", pa.string()),
+        pa.field("n_bytes", pa.int64(), nullable=False),
+        pa.field("n_chars", pa.int64(), nullable=False),
+        pa.field("n_sections", pa.int32(), nullable=False),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("n_claims", pa.int32(), nullable=False),
+        pa.field("text", pa.large_string(), nullable=False),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("pipeline_version", pa.string(), nullable=False),
+    ]
+)
+
+SECTIONS_SCHEMA = pa.schema(
+    [
+        pa.field("section_id", pa.string(), nullable=False),
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("ordinal", pa.int32(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("heading", pa.string()),
+        pa.field("level", pa.int32(), nullable=False),
+        pa.field("char_start", pa.int64(), nullable=False),
+        pa.field("char_end", pa.int64(), nullable=False),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("entries", pa.list_(pa.string())),
+    ]
+)
+
+SENTENCES_SCHEMA = pa.schema(
+    [
+        pa.field("sentence_id", pa.string(), nullable=False),
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("section_id", pa.string(), nullable=False),
+        pa.field("ordinal", pa.int32(), nullable=False),
+        pa.field("char_start", pa.int64(), nullable=False),
+        pa.field("char_end", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("section_kind", pa.string(), nullable=False),
+        pa.field("evidence", pa.string(), nullable=False),
+        pa.field("stance", pa.string(), nullable=False),
+        pa.field("subject", pa.string()),
+    ]
+)
+
+CLAIMS_SCHEMA = pa.schema(
+    [
+        pa.field("claim_id", pa.string(), nullable=False),
+        pa.field("sentence_id", pa.string(), nullable=False),
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("section_id", pa.string(), nullable=False),
+        pa.field("char_start", pa.int64(), nullable=False),
+        pa.field("char_end", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("claim_type", pa.string(), nullable=False),
+        pa.field("types", pa.list_(pa.string()), nullable=False),
+        pa.field("certainty", pa.string(), nullable=False),
+        pa.field("negated", pa.bool_(), nullable=False),
+        pa.field("evidence", pa.string(), nullable=False),
+        pa.field("stance", pa.string(), nullable=False),
+        pa.field("subject", pa.string()),
+        pa.field("cues", pa.list_(pa.string()), nullable=False),
+        pa.field("section_kind", pa.string(), nullable=False),
+    ]
+)
+
+CLAIM_ENTITIES_SCHEMA = pa.schema(
+    [
+        pa.field("claim_id", pa.string(), nullable=False),
+        pa.field("document_id", pa.string(), nullable=False),
+        pa.field("entity", pa.string(), nullable=False),
+        pa.field("entity_type", pa.string(), nullable=False),
+        pa.field("char_start", pa.int64(), nullable=False),
+        pa.field("char_end", pa.int64(), nullable=False),
+        pa.field("surface", pa.string(), nullable=False),
+        pa.field("polarity", pa.string(), nullable=False),
+        pa.field("direction", pa.string()),
+    ]
+)
+
+# Sentence-bearing section kinds; headings and contents entries are structure, not sentences.
+PROSE_KINDS = frozenset({"summary", "introduction", "body", "conclusion"})
+
+
+def make_document_id(source_path: str, content_sha256: str) -> str:
+    return hashlib.sha256(f"{source_path}\n{content_sha256}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """Where a parsed document came from (the flow fills this in)."""
+
+    source_path: str  # relative to the input folder; "<file>#L<n>" for a JSON-lines record
+    source_file: str
+    content_sha256: str
+    n_bytes: int
+
+
+@dataclass(slots=True)
+class DocumentRows:
+    """Column-oriented rows for one document, appended to a batch's builders."""
+
+    document: dict
+    sections: list[dict]
+    sentences: list[dict]
+    claims: list[dict]
+    entities: list[dict]
+    artefacts: list[dict]
+    labels: list[SentenceLabels]
+    sentence_spans: list[tuple[int, int]]
+
+
+def _title(parsed: ParsedDoc, sections: Sequence[SectionSpan], source_path: str) -> str:
+    if parsed.title:
+        return parsed.title
+    for s in sections:
+        if s.heading:
+            return s.heading
+    return source_path.rsplit("/", 1)[-1]
+
+
+def _main_subject(labels: Iterable[SentenceLabels]) -> str | None:
+    counts: dict[str, int] = {}
+    for lab in labels:
+        if lab.subject:
+            counts[lab.subject] = counts.get(lab.subject, 0) + 1
+    return max(sorted(counts), key=counts.__getitem__) if counts else None
+
+
+def process_document(
+    parsed: ParsedDoc,
+    source: SourceInfo,
+    *,
+    ingested_at: datetime,
+    pipeline_version: str,
+) -> DocumentRows:
+    """Segment, split and label one document. Pure: the same inputs always give the same rows."""
+    text = parsed.text
+    doc_id = make_document_id(source.source_path, source.content_sha256)
+    sections = segment_sections(text, parsed.headings, parsed.skip)
+
+    inputs: list[SentenceInput] = []
+    owner: list[int] = []  # section index of each sentence
+    for si, sec in enumerate(sections):
+        if sec.kind not in PROSE_KINDS:
+            continue
+        for p0, p1 in sec.paragraphs:
+            for s0, s1 in split_sentences(text, p0, p1):
+                inputs.append(SentenceInput(s0, s1, sec.kind, sec.heading))
+                owner.append(si)
+    labels = label_sentences(text, inputs) if inputs else []
+
+    section_ids = [f"{doc_id}-s{sec.ordinal:03d}" for sec in sections]
+    per_section = [0] * len(sections)
+    for si in owner:
+        per_section[si] += 1
+
+    sentences: list[dict] = []
+    claims: list[dict] = []
+    entities: list[dict] = []
+    for ordinal, (inp, lab, si) in enumerate(zip(inputs, labels, owner, strict=True)):
+        sent_id = f"{doc_id}-t{ordinal:04d}"
+        sent_text = text[inp.start : inp.end]
+        sentences.append(
+            {
+                "sentence_id": sent_id,
+                "document_id": doc_id,
+                "section_id": section_ids[si],
+                "ordinal": ordinal,
+                "char_start": inp.start,
+                "char_end": inp.end,
+                "text": sent_text,
+                "role": lab.role,
+                "section_kind": inp.section_kind,
+                "evidence": lab.evidence,
+                "stance": lab.stance,
+                "subject": lab.subject,
+            }
+        )
+        if lab.role != "claim":
+            continue
+        claim_id = f"{doc_id}-c{ordinal:04d}"
+        claims.append(
+            {
+                "claim_id": claim_id,
+                "sentence_id": sent_id,
+                "document_id": doc_id,
+                "section_id": section_ids[si],
+                "char_start": inp.start,
+                "char_end": inp.end,
+                "text": sent_text,
+                "claim_type": lab.claim_type,
+                "types": list(lab.types),
+                "certainty": lab.certainty,
+                "negated": bool(lab.negated),
+                "evidence": lab.evidence,
+                "stance": lab.stance,
+                "subject": lab.subject,
+                "cues": list(lab.cues),
+                "section_kind": inp.section_kind,
+            }
+        )
+        for m in lab.entities:
+            entities.append(
+                {
+                    "claim_id": claim_id,
+                    "document_id": doc_id,
+                    "entity": m.entity,
+                    "entity_type": m.entity_type,
+                    "char_start": m.start,
+                    "char_end": m.end,
+                    "surface": text[m.start : m.end],
+                    "polarity": m.polarity,
+                    "direction": m.direction,
+                }
+            )
+
+    section_rows = [
+        {
+            "section_id": section_ids[i],
+            "document_id": doc_id,
+            "ordinal": sec.ordinal,
+            "kind": sec.kind,
+            "heading": sec.heading,
+            "level": sec.level,
+            "char_start": sec.char_start,
+            "char_end": sec.char_end,
+            "n_sentences": per_section[i],
+            "entries": sec.entries or None,
+        }
+        for i, sec in enumerate(sections)
+    ]
+    document = {
+        "document_id": doc_id,
+        "source_path": source.source_path,
+        "source_file": source.source_file,
+        "record": parsed.record,
+        "format": parsed.format,
+        "encoding": parsed.encoding,
+        "content_sha256": source.content_sha256,
+        "title": _title(parsed, sections, source.source_path),
+        "url": parsed.url,
+        "published": parsed.published,
+        "main_subject": _main_subject(labels),
+        "n_bytes": source.n_bytes,
+        "n_chars": len(text),
+        "n_sections": len(sections),
+        "n_sentences": len(sentences),
+        "n_claims": len(claims),
+        "text": text,
+        "ingested_at": ingested_at,
+        "pipeline_version": pipeline_version,
+    }
+    artefacts = find_artefacts(doc_id, text, sections, section_ids)
+    return DocumentRows(
+        document, section_rows, sentences, claims, entities, artefacts, labels, [(i.start, i.end) for i in inputs]
+    )
+
+
+def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
