@@ -32,10 +32,11 @@ from flows.settings import PROJECT_ROOT
 from flows.storage import Layout, PartInfo
 from flows.validation import ValidationReport, Validator
 from transforms.batch import BATCH_TABLES, RawInput, process_inputs
+from transforms.contradictions import contradiction_pairs
 from transforms.errors import ValidationFailed
+from transforms.families import claim_families
 from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA
 from transforms.lexicon import lexicon_fingerprint
-from transforms.families import claim_families
 from transforms.topics import discover_topics, focus_keywords, taxonomy_table
 
 log = logging.getLogger("claimscope")
@@ -91,11 +92,25 @@ def pipeline_version() -> str:
 
 
 @dataclass
+class Trim:
+    """An old part some of whose files changed: its rows for the unchanged files are carried into a new part."""
+
+    old_part: str
+    new_part: str
+    keep_files: list[str]
+
+
+@dataclass
 class Plan:
-    batches: list[list[InputFile]]
-    reuse_parts: list[str]
-    reuse_files: list[dict]
+    batches: list[list[InputFile]]  # new or changed files, to process
+    reuse_parts: list[str]  # old parts whose files are all unchanged: hard-linked as they are
+    reuse_files: list[dict]  # manifest rows of every file carried over (linked or trimmed)
+    trims: list[Trim] = field(default_factory=list)
     corrupted_parts: list[str] = field(default_factory=list)
+
+    @property
+    def carried_parts(self) -> list[str]:
+        return self.reuse_parts + [t.new_part for t in self.trims]
 
 
 def _part_key(files: list[InputFile], version: str) -> str:
@@ -133,12 +148,20 @@ def _verify_parts(prev: Path, parts: pa.Table, keys: set[str]) -> set[str]:
         return None if ok else r["part"]
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # hashlib releases the GIL
-        return {p for p in pool.map(bad, rows) if p}
+        found = {p for p in pool.map(bad, rows) if p}
+    listed = {r["part"] for r in rows}
+    return found | (keys - listed)  # a part with no recorded files at all is not trusted either
 
 
 def make_plan(
     files: list[InputFile], prev: Path | None, version: str, *, full: bool, max_docs: int, max_bytes: int
 ) -> Plan:
+    """Decide per file: carried over from the previous version (unchanged bytes, same pipeline) or processed.
+
+    An old part whose files are all unchanged is reused whole; a part with some changed or deleted files is
+    trimmed to its unchanged files (an Arrow filter, no text processing); a part that fails its checksum is
+    reprocessed. So a 1 % change costs 1 % of the processing, wherever the changed files sit.
+    """
     manifest = storage.read_manifest(prev, "files")
     parts = storage.read_manifest(prev, "parts")
     if full or prev is None or manifest is None or parts is None or manifest.num_rows == 0:
@@ -147,21 +170,47 @@ def make_plan(
     by_part: dict[str, list[dict]] = {}
     for row in manifest.to_pylist():
         by_part.setdefault(row["part"], []).append(row)
-    candidates = {
-        part
+    unchanged = {
+        part: [r for r in rows if r["pipeline_version"] == version and current.get(r["source_file"]) == r["content_sha256"]]
         for part, rows in by_part.items()
-        if all(r["pipeline_version"] == version and current.get(r["source_file"]) == r["content_sha256"] for r in rows)
     }
-    corrupted = _verify_parts(prev, parts, candidates)
-    reuse = sorted(candidates - corrupted)
-    reused_files = {r["source_file"] for p in reuse for r in by_part[p]}
-    todo = [f for f in files if f.rel not in reused_files]
-    return Plan(
-        _batches(todo, max_docs, max_bytes),
-        reuse,
-        [r for p in reuse for r in by_part[p]],
-        sorted(corrupted),
-    )
+    corrupted = _verify_parts(prev, parts, {p for p, keep in unchanged.items() if keep})
+    reuse, trims, carried = [], [], []
+    for part, keep in sorted(unchanged.items()):
+        if not keep or part in corrupted:
+            continue
+        if len(keep) == len(by_part[part]):
+            reuse.append(part)
+            carried += keep
+        else:
+            h = hashlib.sha256(f"trim\0{part}".encode())
+            for r in sorted(keep, key=lambda r: r["source_file"]):
+                h.update(f"{r['source_file']}\0{r['content_sha256']}\n".encode())
+            new_part = h.hexdigest()[:16]
+            trims.append(Trim(part, new_part, sorted(r["source_file"] for r in keep)))
+            carried += [{**r, "part": new_part} for r in keep]
+    carried_files = {r["source_file"] for r in carried}
+    todo = [f for f in files if f.rel not in carried_files]
+    return Plan(_batches(todo, max_docs, max_bytes), reuse, carried, trims, sorted(corrupted))
+
+
+def trim_part(prev: Path, staging: Path, trim: Trim) -> list[PartInfo]:
+    """Copy an old part's rows for the kept files into a new part of every batch table."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    keep_files = pa.array(trim.keep_files, pa.string())
+    docs = pq.read_table(prev / "documents" / f"part-{trim.old_part}.parquet", columns=["document_id", "source_file"])
+    keep_docs = pc.filter(docs["document_id"], pc.is_in(docs["source_file"], keep_files))
+    infos = []
+    for name, schema in BATCH_TABLES.items():
+        table = pq.read_table(prev / name / f"part-{trim.old_part}.parquet", schema=schema)
+        if "document_id" in schema.names:
+            mask = pc.is_in(table["document_id"], keep_docs)
+        else:  # inputs, rejected_inputs: one row per file
+            mask = pc.is_in(table["source_file"], keep_files)
+        infos.append(storage.write_part(staging, name, trim.new_part, table.filter(mask)))
+    return infos
 
 
 # ---------------------------------------------------------------------------------------------- tasks
@@ -218,6 +267,18 @@ def _staged_views(con: duckdb.DuckDBPyConnection, staging: Path, parts: list[str
         con.execute(f"CREATE OR REPLACE VIEW {table_dir.name} AS SELECT * FROM read_parquet([{listing}])")
 
 
+# A family only holds claims with the same negation and the same directions ("prolactin:decrease").
+FAMILY_INPUT_SQL = """
+SELECT c.claim_id, c.text,
+       (CASE WHEN c.negated THEN 'negated' ELSE 'affirmed' END)
+       || coalesce(';' || string_agg(DISTINCT e.entity || ':' || e.direction, ';' ORDER BY e.entity || ':' || e.direction)
+                   FILTER (WHERE e.direction IS NOT NULL), '') AS signature
+FROM claims c LEFT JOIN claim_entities e USING (claim_id)
+GROUP BY c.claim_id, c.text, c.negated
+ORDER BY c.claim_id
+"""
+
+
 @task(name="corpus", cache_policy=NO_CACHE)
 def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs: list[dict]) -> dict[str, int]:
     """Corpus-level tables, recomputed from the staged parts on every build (so always consistent)."""
@@ -237,9 +298,18 @@ def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs:
     rows["document_keywords"] = storage.write_part(staging, "document_keywords", CORPUS_PART, keywords).n_rows
     del doc_terms
 
-    claims = storage.read_table(staging, "claims", columns=["claim_id", "text", "negated"])
-    families = claim_families(claims)
-    rows["claim_family_members"] = storage.write_part(staging, "claim_family_members", CORPUS_PART, families).n_rows
+    con = duckdb.connect()
+    try:
+        _staged_views(con, staging)
+        claims = con.sql(FAMILY_INPUT_SQL).to_arrow_table()
+        families = claim_families(claims)
+        del claims
+        rows["claim_family_members"] = storage.write_part(staging, "claim_family_members", CORPUS_PART, families).n_rows
+        _staged_views(con, staging)  # now with claim_family_members
+        pairs = contradiction_pairs(con)
+    finally:
+        con.close()
+    rows["contradiction_pairs"] = storage.write_part(staging, "contradiction_pairs", CORPUS_PART, pairs).n_rows
     return rows
 
 
@@ -385,6 +455,7 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         for part in plan.reuse_parts:
             for table in BATCH_TABLES:
                 storage.link_part(prev, staging, table, part)  # type: ignore[arg-type]
+        trimmed = [info for t in plan.trims for info in trim_part(prev, staging, t)]  # type: ignore[arg-type]
         if plan.corrupted_parts:
             logger.warning("rebuilding %d corrupted part(s): %s", len(plan.corrupted_parts), ", ".join(plan.corrupted_parts))
         steps["plan"] = time.perf_counter() - t
@@ -411,6 +482,7 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
 
         files_rows = plan.reuse_files + [row for r in results for row in r.files]
         parts_rows = [asdict(i) for r in results for i in r.parts]
+        parts_rows += [asdict(i) for i in trimmed]
         prev_parts = storage.read_manifest(prev, "parts")
         if prev_parts is not None and plan.reuse_parts:
             keep = set(plan.reuse_parts)
@@ -420,7 +492,7 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         storage.write_manifest(staging, "inventory", pa.Table.from_pylist(found.inventory, schema=INVENTORY_SCHEMA))
 
         t = time.perf_counter()
-        batch_parts = plan.reuse_parts + [r.part for r in results]
+        batch_parts = plan.carried_parts + [r.part for r in results]
         report = validate_task(staging, layout.data_docs, batch_parts, found.n_discovered)
         steps["validate"] = time.perf_counter() - t
         summary.rows = _count_rows(staging)

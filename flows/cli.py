@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import flows  # noqa: F401  (configures the runtime before Prefect/GX are imported)
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+import flows  # noqa: F401  (configures the runtime before Prefect/GX are imported)
 from transforms.errors import ClaimscopeError, QueryError
 
 app = typer.Typer(
@@ -122,9 +121,9 @@ def query(
     limit: Annotated[int, typer.Option(help="Rows to print in table format (0 = all).")] = 50,
 ) -> None:
     """Run read-only SQL against the published warehouse and print the result."""
-    from flows.storage import Layout, connect_readonly
-
     import duckdb
+
+    from flows.storage import Layout, connect_readonly
 
     try:
         con = connect_readonly(Layout.at(output))

@@ -127,7 +127,7 @@ def _is_title_case(words: list[str], minor: frozenset[str]) -> bool:
 
 def _heading_shape(s: str, minor: frozenset[str]) -> tuple[bool, int]:
     """Is this single line shaped like a bare heading? Returns (is_heading, level)."""
-    if len(s) > 140 or not s[0].isalnum() and s[0] not in "\"'“‘":
+    if len(s) > 140 or (not s[0].isalnum() and s[0] not in "\"'“‘"):
         return False, 0
     words = _WORD.findall(s)
     if not words or len(words) > 16:

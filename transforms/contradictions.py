@@ -1,0 +1,113 @@
+"""Contradictions: pairs of claims about the same subject and attribute that disagree.
+
+Two kinds, from the entity mentions the extractor records (`claim_entities`):
+
+* `polarity`: one safety claim denies a harm ("non-addictive", "not associated with hyperpigmentation") and
+  another asserts it as a risk ("could lead to dependence", "side effects can include hyperpigmentation").
+* `direction`: one claim says the substance raises a target ("elevated prolactin") and another that it lowers
+  it ("reduces prolactin").
+
+Claims are compared by the *root* of their subject (lexicons/entities.yaml `parent`): a claim about K shots or
+mitragynine bears on kratom. Pairs inside one article are listed claim by claim. Across articles, claims are
+paired family by family (transforms/families.py), so a corpus that repeats one denial a thousand times yields
+one row per pair of families with counts, not a million rows.
+
+Runs as SQL on a DuckDB connection that has `claims`, `claim_entities` and `claim_family_members` views, so it
+streams over Parquet parts instead of holding the corpus in memory.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from transforms.claims import root_of, rules
+
+CONTRADICTION_SCHEMA = pa.schema(
+    [
+        pa.field("pair_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # polarity | direction
+        pa.field("scope", pa.string(), nullable=False),  # same_article | cross_article
+        pa.field("subject", pa.string(), nullable=False),  # root subject both claims are about
+        pa.field("entity", pa.string(), nullable=False),  # the attribute they disagree on
+        pa.field("claim_id_a", pa.string(), nullable=False),  # the denial / the "increase" claim
+        pa.field("claim_id_b", pa.string(), nullable=False),  # the assertion / the "decrease" claim
+        pa.field("document_id_a", pa.string(), nullable=False),
+        pa.field("document_id_b", pa.string(), nullable=False),
+        pa.field("document_id", pa.string()),  # the article, for same_article pairs
+        pa.field("family_id_a", pa.string()),
+        pa.field("family_id_b", pa.string()),
+        pa.field("n_claim_pairs", pa.int64(), nullable=False),  # claim pairs this row stands for
+        pa.field("n_articles", pa.int64(), nullable=False),  # distinct articles involved
+    ]
+)
+
+
+def entity_roots() -> pa.Table:
+    """Every lexicon entity with the root its claims are compared under."""
+    names = sorted(rules().entities)
+    return pa.table({"entity": names, "root": [root_of(n) or n for n in names]})
+
+
+_SQL = """
+WITH roots AS (SELECT entity, root FROM _entity_roots),
+c AS (
+    SELECT c.claim_id, c.document_id, coalesce(r.root, c.subject) AS subject, c.types, c.stance,
+           f.family_id
+    FROM claims c
+    LEFT JOIN roots r ON r.entity = c.subject
+    LEFT JOIN claim_family_members f USING (claim_id)
+    WHERE c.subject IS NOT NULL
+),
+m AS (  -- one row per (claim, attribute, side)
+    SELECT DISTINCT c.*, e.entity,
+           CASE WHEN e.entity_type = 'harm' THEN 'polarity' ELSE 'direction' END AS kind,
+           CASE WHEN e.entity_type = 'harm' AND e.polarity = 'negated' THEN 'a'
+                WHEN e.entity_type = 'harm' AND e.polarity = 'affirmed' AND c.stance = 'risk' THEN 'b'
+                WHEN e.entity_type <> 'harm' AND e.direction = 'increase' THEN 'a'
+                WHEN e.entity_type <> 'harm' AND e.direction = 'decrease' THEN 'b' END AS side
+    FROM c JOIN claim_entities e USING (claim_id)
+    WHERE e.entity <> c.subject
+      AND ((e.entity_type = 'harm' AND list_contains(c.types, 'safety') AND e.entity <> 'side effects')
+           OR (e.direction IS NOT NULL AND e.polarity = 'affirmed'))
+),
+a AS (SELECT * FROM m WHERE side = 'a'),
+b AS (SELECT * FROM m WHERE side = 'b'),
+same AS (
+    SELECT a.kind, 'same_article' AS scope, a.subject, a.entity, a.claim_id AS claim_id_a, b.claim_id AS claim_id_b,
+           a.document_id AS document_id_a, b.document_id AS document_id_b, a.document_id AS document_id,
+           a.family_id AS family_id_a, b.family_id AS family_id_b, 1::BIGINT AS n_claim_pairs, 1::BIGINT AS n_articles
+    FROM a JOIN b ON a.kind = b.kind AND a.subject = b.subject AND a.entity = b.entity
+                 AND a.document_id = b.document_id AND a.claim_id <> b.claim_id
+),
+cross_pairs AS (
+    SELECT a.kind, a.subject, a.entity, a.family_id AS family_id_a, b.family_id AS family_id_b,
+           a.claim_id AS claim_id_a, b.claim_id AS claim_id_b, a.document_id AS document_id_a,
+           b.document_id AS document_id_b
+    FROM a JOIN b ON a.kind = b.kind AND a.subject = b.subject AND a.entity = b.entity
+                 AND a.document_id <> b.document_id
+),
+crossed AS (
+    SELECT kind, 'cross_article' AS scope, subject, entity,
+           min(claim_id_a) AS claim_id_a, min(claim_id_b) AS claim_id_b,
+           arg_min(document_id_a, claim_id_a) AS document_id_a, arg_min(document_id_b, claim_id_b) AS document_id_b,
+           NULL::VARCHAR AS document_id, family_id_a, family_id_b,
+           count(*) AS n_claim_pairs,
+           len(list_distinct(list(document_id_a) || list(document_id_b)))::BIGINT AS n_articles
+    FROM cross_pairs
+    GROUP BY kind, subject, entity, family_id_a, family_id_b
+)
+SELECT sha256(concat_ws('|', kind, scope, claim_id_a, claim_id_b))[1:16] AS pair_id, *
+FROM (SELECT * FROM same UNION ALL BY NAME SELECT * FROM crossed)
+ORDER BY scope DESC, subject, entity, kind, claim_id_a, claim_id_b
+"""
+
+
+def contradiction_pairs(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Contradiction pairs from the `claims`, `claim_entities` and `claim_family_members` views of `con`."""
+    con.register("_entity_roots", entity_roots())
+    try:
+        table = con.sql(_SQL).to_arrow_table()
+    finally:
+        con.unregister("_entity_roots")
+    return table.select(CONTRADICTION_SCHEMA.names).cast(CONTRADICTION_SCHEMA)
