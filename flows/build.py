@@ -313,6 +313,18 @@ def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs:
     return rows
 
 
+@task(name="score-extractor", cache_policy=NO_CACHE)
+def score_extractor_task(staging: Path) -> dict[str, float]:
+    """Re-score the extractor on the embedded gold set; the `extractor_accuracy` suite gates on the figures."""
+    from flows.evaluation import evaluate, load_thresholds
+    from transforms.evaluate import accuracy_table
+
+    thresholds = load_thresholds()
+    table = accuracy_table(evaluate(), thresholds)
+    storage.write_part(staging, "extractor_accuracy", CORPUS_PART, table)
+    return dict(zip(table["metric"].to_pylist(), table["value"].to_pylist(), strict=True))
+
+
 def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
     """Group batch parts into validation chunks of about CHUNK_ROWS sentences (whole documents each)."""
     sizes = {}
@@ -344,7 +356,8 @@ def validate_task(staging: Path, data_docs: Path, batch_parts: list[str], n_disc
         _staged_views(con, staging)
         for name, spec in validator.specs.items():
             if spec["meta"].get("scope") == "corpus":
-                params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered}
+                n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
+                params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
                 report.add(name, validator.n_expectations(name), validator.validate(name, validator.frame(con, name), params))
         chunked = [n for n, s in validator.specs.items() if s["meta"].get("scope") == "chunked"]
         chunks = _chunks(staging, batch_parts)
@@ -479,6 +492,9 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         t = time.perf_counter()
         corpus_task(staging, found.rejected, found.inputs_rows())
         steps["corpus"] = time.perf_counter() - t
+        t = time.perf_counter()
+        accuracy = score_extractor_task(staging)
+        steps["score_extractor"] = time.perf_counter() - t
 
         files_rows = plan.reuse_files + [row for r in results for row in r.files]
         parts_rows = [asdict(i) for r in results for i in r.parts]
@@ -502,6 +518,8 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
             "success": report.success,
             "suites": report.suites,
             "failures": [f.one_line() for f in report.failures],
+            "accuracy": accuracy,
+            "accuracy_passed": report.suites.get("extractor_accuracy", {}).get("failed", 1) == 0,
         }
         if not report.success:
             raise ValidationFailed(

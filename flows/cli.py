@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 import flows  # noqa: F401  (configures the runtime before Prefect/GX are imported)
-from transforms.errors import ClaimscopeError, QueryError
+from transforms.errors import ClaimscopeError, InputDirError, QueryError
 
 app = typer.Typer(
     name="claimscope",
@@ -55,6 +55,12 @@ def build(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Build the dataset: discover, parse, extract, validate, publish."""
+    # The CLI prints its own one-line error; Prefect's flow-run logger would print the traceback first.
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "CRITICAL")
+    if not input.is_dir():  # fail before Prefect's server starts (seconds)
+        err = InputDirError(f"input folder {str(input)!r} does not exist or is not a folder")
+        raise fail(str(err), err.hint)
     from flows.runner import run_build
 
     try:

@@ -64,6 +64,14 @@ class ValidationReport:
         self.success = self.success and not failures
 
 
+def quiet_gx_logging() -> None:
+    """GX pins some module loggers to INFO at import ("Created temporary directory ..."); our summary says it."""
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")] + ["great_expectations"]:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def load_suite_specs(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
     specs = {}
     for path in sorted(directory.glob("*.json")):
@@ -91,7 +99,7 @@ class Validator:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self._gx = gx
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # Prefect's log setup resets it
+        quiet_gx_logging()
         self.specs = load_suite_specs(suites_dir)
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -7,10 +7,21 @@ import pytest
 
 from flows.runs import RUNS_SCHEMA
 from transforms.batch import BATCH_TABLES
-from transforms.topics import TOPICS_SCHEMA
+from transforms.contradictions import CONTRADICTION_SCHEMA
+from transforms.evaluate import ACCURACY_SCHEMA
+from transforms.families import FAMILY_MEMBERS_SCHEMA
+from transforms.topics import DOCUMENT_KEYWORDS_SCHEMA, TOPICS_SCHEMA
 
 DICT = (Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md").read_text()
-SCHEMAS = {**BATCH_TABLES, "topics": TOPICS_SCHEMA, "runs": RUNS_SCHEMA}
+SCHEMAS = {
+    **BATCH_TABLES,
+    "topics": TOPICS_SCHEMA,
+    "document_keywords": DOCUMENT_KEYWORDS_SCHEMA,
+    "claim_family_members": FAMILY_MEMBERS_SCHEMA,
+    "contradiction_pairs": CONTRADICTION_SCHEMA,
+    "extractor_accuracy": ACCURACY_SCHEMA,
+    "runs": RUNS_SCHEMA,
+}
 
 
 def documented(table: str) -> set[str]:
@@ -22,3 +33,8 @@ def documented(table: str) -> set[str]:
 @pytest.mark.parametrize("table", sorted(SCHEMAS))
 def test_every_column_is_documented(table):
     assert set(SCHEMAS[table].names) == documented(table)
+
+
+def test_every_suite_has_a_documented_table():
+    suites = {p.stem for p in (Path(__file__).resolve().parents[1] / "expectations").glob("*.json")}
+    assert suites == set(SCHEMAS) - {"runs"}
