@@ -37,6 +37,7 @@ from transforms.errors import ValidationFailed
 from transforms.families import claim_families
 from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA
 from transforms.lexicon import lexicon_fingerprint
+from transforms.lexicon import refresh as refresh_lexicons
 from transforms.topics import discover_topics, focus_keywords, taxonomy_table
 
 log = logging.getLogger("claimscope")
@@ -234,6 +235,7 @@ def discover_task(input_dir: str, layout: Layout, prev: Path | None):
 @task(name="process-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
 def process_batch(files: list[InputFile], staging_dir: str, version: str, ingested_at: datetime) -> BatchResult:
     """read -> decode -> parse -> sections -> sentences -> claims -> topics -> staged Parquet, for one batch."""
+    refresh_lexicons()  # a long-lived Dask worker must not keep rules compiled from edited lexicons
     t0 = time.perf_counter()
     raw = []
     for f in files:
@@ -437,6 +439,8 @@ def build_flow(
     """Build, validate and publish the dataset from `input_dir` into `output_dir`."""
     layout = Layout.at(output_dir)
     logger = get_run_logger()
+    if refresh_lexicons():
+        logger.info("lexicons changed since the last build in this process: recompiled")
     with storage.build_lock(layout, wait=wait_for_lock):
         return _build(layout, input_dir, full, batch_docs, batch_bytes, logger)
 

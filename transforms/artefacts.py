@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 
 import pyarrow as pa
 
-from transforms.lexicon import load_yaml
+from transforms.lexicon import lexicon_cache, load_yaml
 from transforms.sections import SectionSpan
 
 DOCUMENT_ARTEFACTS_SCHEMA = pa.schema(
@@ -34,7 +33,7 @@ _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _BREAK = re.compile(r"[^\w\s'’-]")  # punctuation between two words ends a phrase
 
 
-@cache
+@lexicon_cache
 def _cues() -> tuple[re.Pattern[str], re.Pattern[str] | None, dict, frozenset[str]]:
     cfg = load_yaml("analytics.yaml")["artefacts"]
     verbs = "|".join(cfg["instruction_verbs"])

@@ -30,10 +30,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
 from transforms.errors import LexiconError
-from transforms.lexicon import load_yaml
+from transforms.lexicon import lexicon_cache, load_yaml
 
 TYPE_ORDER = ("safety", "efficacy", "mechanism", "regulatory", "research", "usage", "origin")
 ROLES = ("claim", "advice", "meta")
@@ -148,7 +147,7 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
         raise LexiconError(f"{where}: invalid regular expression: {exc}") from exc
 
 
-@cache
+@lexicon_cache
 def rules() -> Rules:
     cfg = load_yaml("claims.yaml")
     ents = load_yaml("entities.yaml")
@@ -191,7 +190,7 @@ def _compile(cfg: dict, ents: dict) -> Rules:
     alternatives.sort(key=lambda x: -x[0])
     try:
         entity_re = re.compile(
-            r"(?<!\w)(?:" + "|".join(f"(?P<{g}>{syn})" for _, g, syn in alternatives) + r")(?!\w)",
+            r"(?:(?<![\w-])|(?<=non-))(?:" + "|".join(f"(?P<{g}>{syn})" for _, g, syn in alternatives) + r")(?!\w)",
             re.IGNORECASE,
         )
     except re.error as exc:
@@ -437,6 +436,7 @@ _EVIDENCE_FRAME = re.compile(
     r"important to note|worth noting) that|it['’]s (?:\w+ )?(?:important to note|understood|worth noting) that)\s+",
     re.IGNORECASE,
 )
+_ASSURANCES = frozenset({"safe", "safer", "safely"})  # "safety concerns" is not one
 _SUBJECT_TYPES = frozenset({"substance", "product", "compound", "target", "condition"})
 
 
@@ -711,7 +711,11 @@ def _stance(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list
     def reduced(a: int) -> bool:  # "mitigating the risks", "less risk of"
         return r.reducers.search(s, max(0, a - 40), a) is not None
 
+    # A recommendation of caution decides: advice to consult or be careful, or a claim whose main clause is
+    # such a directive ("While it shows promise, it should be approached with caution").
     if role == "advice" and r.precaution.search(s):
+        return "risk"
+    if st.concession is not None and _advice_hits(st, r, st.main) and r.precaution.search(s, st.main):
         return "risk"
     harms = [(a, b) for a, b, e, p in ment if e.type == "harm" and p == "affirmed" and free(a)]
     risk = [(a, b) for a, b, _ in _hits(r.risk, s) if free(a)]
@@ -728,7 +732,7 @@ def _stance(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list
     for a, b, w in type_hits["safety"]:
         if _overlaps(a, b, harm_spans) or not free(a):
             continue
-        good = w.lower().startswith(("safe", "non-")) or reduced(a) or _overlaps(a, b, assurances)
+        good = w.lower().split()[0] in _ASSURANCES or w.lower().startswith("non-") or reduced(a) or _overlaps(a, b, assurances)
         (benefit if good else risk).append((a, b))
 
     def score(lo: int) -> str:

@@ -17,9 +17,8 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
-from transforms.lexicon import load_yaml
+from transforms.lexicon import lexicon_cache, load_yaml
 
 KINDS = ("title", "summary", "introduction", "contents", "body", "conclusion")
 
@@ -31,7 +30,7 @@ _WRAP_END = re.compile(r"""[.!?:;]["'”’»)\]]*$""")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
-@cache
+@lexicon_cache
 def _section_cues() -> tuple[re.Pattern[str], re.Pattern[str], frozenset[str]]:
     cues = load_yaml("sections.yaml")
     conclusion_heading = re.compile(

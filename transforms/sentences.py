@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 
 from transforms.errors import LexiconError
-from transforms.lexicon import load_lines
+from transforms.lexicon import lexicon_cache, load_lines
 
 __all__ = ["split_sentences"]
 
@@ -120,10 +120,15 @@ def compile_abbreviations(lines: list[str]) -> Abbreviations:
     return Abbreviations(kinds, frozenset(openers), candidates)
 
 
-_ABBREVIATIONS = compile_abbreviations(load_lines("abbreviations.txt"))
-# Which branch matched, as m.lastindex (the exclusions add no groups, so these hold for any lexicon).
+@lexicon_cache(eager=True)
+def _abbreviations() -> Abbreviations:
+    return compile_abbreviations(load_lines("abbreviations.txt"))
+
+
+# Compiled at import, so splitting never reads a file. Which branch matched is m.lastindex; the exclusions add
+# no groups, so these indexes hold for any lexicon.
 _PLAIN, _TERM, _CJK, _NL, _BULLET, _ENUM = (
-    _ABBREVIATIONS.candidates.groupindex[g] for g in ("plain", "term", "cjk", "nl", "bullet", "enum")
+    _abbreviations().candidates.groupindex[g] for g in ("plain", "term", "cjk", "nl", "bullet", "enum")
 )
 
 
@@ -134,7 +139,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     of the range lies in exactly one span. Offsets outside the text are clamped. Never raises.
     """
     try:
-        return _split(text, start, end, _ABBREVIATIONS)
+        return _split(text, start, end, _abbreviations())
     except Exception:  # pragma: no cover - a bug must cost sentence quality, not the whole document
         return _fallback(text, start, end)
 

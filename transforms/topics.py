@@ -12,14 +12,13 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from functools import cache
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from transforms.errors import LexiconError
-from transforms.lexicon import load_lines, load_yaml
+from transforms.lexicon import lexicon_cache, load_lines, load_yaml
 
 TOPICS_SCHEMA = pa.schema(
     [
@@ -71,7 +70,7 @@ class TopicSettings:
     discovered_terms: int
 
 
-@cache
+@lexicon_cache
 def _taxonomy() -> tuple[TopicSettings, tuple[TaxonomyTopic, ...]]:
     data = load_yaml("topics.yaml")
     try:
@@ -137,7 +136,7 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
     ]
 
 
-@cache
+@lexicon_cache
 def _stopwords() -> tuple[str, ...]:
     return tuple(w.lower() for w in load_lines("stopwords.txt"))
 

@@ -170,3 +170,36 @@ def test_second_concurrent_build_is_refused(seeds_copy, tmp_path):
     finally:
         release.set()
         t.join()
+
+
+def test_a_regressed_extractor_fails_validation_and_nothing_is_published(seeds_copy, tmp_path, monkeypatch):
+    """Accuracy is a data-quality gate: an edit that breaks the extractor stops publication like a bad table."""
+    import shutil
+
+    import yaml
+
+    from transforms import lexicon
+    from tests.conftest import ROOT
+
+    out = tmp_path / "data"
+    build_flow(str(seeds_copy), str(out))
+    layout = Layout.at(out)
+    before = (os.readlink(layout.current), layout.warehouse.read_bytes())
+
+    edited = tmp_path / "lexicons"
+    shutil.copytree(ROOT / "lexicons", edited)
+    cues = yaml.safe_load((edited / "claims.yaml").read_text(encoding="utf-8"))
+    cues["hedges"]["modal"] = ["zzzz"]  # an analyst deletes may/might/could/can by mistake
+    (edited / "claims.yaml").write_text(yaml.safe_dump(cues, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("CLAIMSCOPE_LEXICONS", str(edited))
+    try:
+        with pytest.raises(ValidationFailed) as info:
+            build_flow(str(seeds_copy), str(out))
+    finally:
+        monkeypatch.delenv("CLAIMSCOPE_LEXICONS")
+        lexicon.refresh()
+    failed = [f for f in info.value.failures if f["suite"] == "extractor_accuracy"]
+    assert failed and failed[0]["column"] == "passed"
+    assert any("certainty_hedged_f1" in str(row) for f in failed for row in f["sample"])
+    assert (os.readlink(layout.current), layout.warehouse.read_bytes()) == before
+    assert q(out, "SELECT status, accuracy_passed FROM runs ORDER BY started_at DESC LIMIT 1") == [("validation_failed", False)]

@@ -451,7 +451,7 @@ def _assert_span_contract(
 @PROPERTY_SETTINGS
 @given(any_text, offsets, offsets)
 def test_span_contract_on_any_text(text, start, end):
-    spans = _split(text, start or 0, end, sentences._ABBREVIATIONS)  # not the catch-all wrapper
+    spans = _split(text, start or 0, end, sentences._abbreviations())  # not the catch-all wrapper
     _assert_span_contract(text, start, end, spans)
     assert split_sentences(text, start or 0, end) == spans
 
@@ -467,7 +467,7 @@ def test_range_is_split_like_the_substring(text, a, b):
 @given(prose)
 def test_regex_fast_path_changes_nothing(text):
     """The "plain" branch decided by the regex alone must agree with the general rules."""
-    rules = sentences._ABBREVIATIONS
+    rules = sentences._abbreviations()
     slow = Abbreviations(
         rules.kinds, rules.openers, re.compile(_CANDIDATES_TEMPLATE.replace("{exclude}", "(?!)"), re.VERBOSE)
     )
@@ -494,7 +494,7 @@ def test_list_bullet_after_newline_starts_a_sentence(lines, bullet):
 
 # A last word that cannot be an abbreviation or an initial, so the punctuation after it ends the sentence.
 last_words = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=9).filter(
-    lambda w: w not in sentences._ABBREVIATIONS.kinds
+    lambda w: w not in sentences._abbreviations().kinds
 )
 
 
