@@ -9,6 +9,7 @@ Cue lists and thresholds are in lexicons/analytics.yaml.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -30,7 +31,7 @@ DOCUMENT_ARTEFACTS_SCHEMA = pa.schema(
 )
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_BREAK = re.compile(r"[^\w\s'’-]")  # punctuation between two words ends a phrase
+_BREAK = re.compile(r"[^\w\s'’-]+")  # punctuation between two words ends a phrase
 
 
 @lexicon_cache
@@ -71,43 +72,79 @@ def _row(doc: str, kind: str, detail: str, sid: str | None, s: int, e: int, n: i
 
 
 def _repeated_phrases(doc, text, sections, section_ids, rep, stop) -> list[dict]:
-    """Maximal word n-grams (min..max words) that occur in >= min_paragraphs distinct paragraphs."""
+    """Maximal word n-grams (min..max words) that occur in >= min_paragraphs distinct paragraphs.
+
+    Grown level by level: an (n+1)-gram can only repeat where its n-word prefix and suffix both do, so only those
+    positions are extended (the plain enumeration of every n-gram was most of this step's time).
+    """
     lo, hi, min_par = int(rep["min_words"]), int(rep["max_words"]), int(rep["min_paragraphs"])
     paragraphs = [(p, sid) for sec, sid in zip(sections, section_ids, strict=True) for p in sec.paragraphs]
     if len(paragraphs) < min_par:
         return []
-    where: dict[tuple[str, ...], dict[int, tuple[int, int, str]]] = {}
-    for pi, ((p0, p1), sid) in enumerate(paragraphs):
-        words = [(m.group(0).casefold().replace("’", "'"), m.start(), m.end()) for m in _WORD.finditer(text, p0, p1)]
-        # run id per word: a new run starts after punctuation, so phrases never cross commas or sentences
-        runs, run = [], 0
-        for k, (_, s, _) in enumerate(words):
-            if k and _BREAK.search(text, words[k - 1][2], s):
-                run += 1
-            runs.append(run)
-        for n in range(lo, hi + 1):
-            for k in range(len(words) - n + 1):
-                if runs[k] != runs[k + n - 1]:
-                    continue
-                gram = tuple(w for w, _, _ in words[k : k + n])
-                if gram[0] in stop or gram[-1] in stop or sum(w not in stop for w in gram) < 2:
-                    continue
-                where.setdefault(gram, {}).setdefault(pi, (words[k][1], words[k + n - 1][2], sid))
-    frequent = {g: locs for g, locs in where.items() if len(locs) >= min_par}
+    paras = []  # per paragraph: its words and the run (punctuation-free stretch) each word is in
+    for (p0, p1), sid in paragraphs:
+        words: list[str] = []
+        runs: list[int] = []
+        # Phrases never cross punctuation: split there first, then find words in each stretch (C-level).
+        for run, chunk in enumerate(_BREAK.split(text[p0:p1].casefold().replace("’", "'"))):
+            found = _WORD.findall(chunk)
+            words += found
+            runs += [run] * len(found)
+        paras.append((words, (p0, p1), runs, sid))
+
+    def count(cands: dict[int, list[int]], n: int) -> tuple[dict[tuple[str, ...], dict[int, int]], dict[int, list[int]]]:
+        where: dict[tuple[str, ...], dict[int, int]] = {}
+        for pi, ks in cands.items():
+            words = paras[pi][0]
+            for k in ks:
+                where.setdefault(tuple(words[k : k + n]), {}).setdefault(pi, k)
+        frequent = {g: locs for g, locs in where.items() if len(locs) >= min_par}
+        keep: dict[int, list[int]] = {}
+        for pi, ks in cands.items():
+            words = paras[pi][0]
+            keep[pi] = [k for k in ks if tuple(words[k : k + n]) in frequent]
+        return frequent, keep
+
+    cands = {
+        pi: [k for k in range(len(w) - lo + 1) if r[k] == r[k + lo - 1]] for pi, (w, _, r, _) in enumerate(paras)
+    }
+    frequent_by_n: dict[int, dict[tuple[str, ...], dict[int, int]]] = {}
+    for n in range(lo, hi + 1):
+        frequent, keep = count(cands, n)
+        if not frequent:
+            break
+        frequent_by_n[n] = frequent
+        nxt: dict[int, list[int]] = {}
+        for pi, ks in keep.items():
+            runs = paras[pi][2]
+            ks_set = set(ks)
+            nxt[pi] = [k for k in ks if k + 1 in ks_set and k + n < len(runs) and runs[k] == runs[k + n]]
+        cands = nxt
+
+    def reportable(g: tuple[str, ...]) -> bool:
+        return g[0] not in stop and g[-1] not in stop and sum(w not in stop for w in g) >= 2
+
+    frequent_all = {g: locs for by_n in frequent_by_n.values() for g, locs in by_n.items() if reportable(g)}
     # Keep maximal phrases: drop a gram contained in a longer frequent gram seen in as many paragraphs.
-    keep = []
-    for g, locs in frequent.items():
-        if any(len(o) > len(g) and len(frequent[o]) >= len(locs) and _contains(o, g) for o in frequent):
-            continue
-        keep.append((g, locs))
-    keep.sort(key=lambda x: (-len(x[1]), -len(x[0]), x[0]))
+    covered: dict[tuple[str, ...], int] = {}  # sub-gram -> most paragraphs of a longer gram containing it
+    for o, locs in frequent_all.items():
+        for n in range(lo, len(o)):
+            for k in range(len(o) - n + 1):
+                sub = o[k : k + n]
+                covered[sub] = max(covered.get(sub, 0), len(locs))
+    keep_grams = [(g, locs) for g, locs in frequent_all.items() if covered.get(g, 0) < len(locs)]
+    keep_grams.sort(key=lambda x: (-len(x[1]), -len(x[0]), x[0]))
     rows = []
-    for g, locs in keep[:3]:
-        first = min(locs.values())
-        rows.append(_row(doc, "repeated_phrase", " ".join(g), first[2], first[0], first[1], len(locs)))
+    for g, locs in keep_grams[:3]:
+        pi = min(locs)
+        _, (p0, p1), _, sid = paras[pi]
+        m = _locator(g).search(text, p0, p1)  # offsets of the first occurrence
+        start, end = (m.start(), m.end()) if m else (p0, p1)
+        rows.append(_row(doc, "repeated_phrase", " ".join(g), sid, start, end, len(locs)))
     return rows
 
 
-def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
-    n = len(shorter)
-    return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
+@functools.lru_cache(maxsize=4096)
+def _locator(words: tuple[str, ...]) -> re.Pattern[str]:
+    """The phrase's words separated by anything that is not a word (cached: templated text repeats phrases)."""
+    return re.compile(r"\b" + r"\W+".join(re.escape(w).replace("'", "['’]") for w in words) + r"\b", re.IGNORECASE)

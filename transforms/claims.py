@@ -26,6 +26,7 @@ handful of list operations over the (few) matches.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_yaml
+from transforms.regexset import alternation
 
 TYPE_ORDER = ("safety", "efficacy", "mechanism", "regulatory", "research", "usage", "origin")
 ROLES = ("claim", "advice", "meta")
@@ -142,7 +144,8 @@ def _alt(patterns: Iterable[str]) -> str:
 def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
     """Whole-word alternation (a word continues through hyphens: "non-addictive"); an entry may end in a space."""
     try:
-        return re.compile(r"(?<![\w-])" + _alt(patterns) + r"(?:(?<=\s)|(?!\w))", flags)
+        source, _ = alternation([(p, None) for p in patterns], flags)
+        return re.compile(r"(?<![\w-])" + source + r"(?:(?<=\s)|(?!\w))", flags)
     except re.error as exc:
         raise LexiconError(f"{where}: invalid regular expression: {exc}") from exc
 
@@ -175,26 +178,24 @@ def _compile(cfg: dict, ents: dict) -> Rules:
         p for k in ("modal", "adverbs", "adjectives", "verbs", "phrases") for p in _strings(hedges[k], f"hedges.{k}")
     ]
     entities: dict[str, Entity] = {}
-    groups: dict[str, Entity] = {}
+    by_key: dict[str, Entity] = {}
     alternatives: list[tuple[int, str, str]] = []
     for i, e in enumerate(ents["entities"]):
         ent = Entity(str(e["name"]), str(e["type"]), e.get("parent"), bool(e.get("direction", False)))
         if ent.type not in ENTITY_TYPES:
             raise LexiconError(f"entities.yaml: {ent.name}: unknown type {ent.type!r} (one of {', '.join(ENTITY_TYPES)})")
         entities[ent.name] = ent
-        for j, syn in enumerate(_strings(e["synonyms"], f"entities.yaml {ent.name}")):
-            g = f"e{i}_{j}"
-            groups[g] = ent
-            alternatives.append((len(syn), g, syn))
+        by_key[f"e{i}"] = ent
+        for syn in _strings(e["synonyms"], f"entities.yaml {ent.name}"):
+            alternatives.append((len(syn), f"e{i}", syn))
     # Longest synonyms first: "opioid withdrawal" before "opioids", "opioid receptors" before "opioid".
     alternatives.sort(key=lambda x: -x[0])
     try:
-        entity_re = re.compile(
-            r"(?:(?<![\w-])|(?<=non-))(?:" + "|".join(f"(?P<{g}>{syn})" for _, g, syn in alternatives) + r")(?!\w)",
-            re.IGNORECASE,
-        )
+        source, names = alternation([(syn, key) for _, key, syn in alternatives], re.IGNORECASE)
+        entity_re = re.compile(r"(?:(?<![\w-])|(?<=non-))" + source + r"(?!\w)", re.IGNORECASE)
     except re.error as exc:
         raise LexiconError(f"entities.yaml: invalid regular expression: {exc}") from exc
+    groups = {g: by_key[key] for g, key in names.items()}
     d = ents["directions"]
 
     def anchored(p: str, at_end: bool) -> re.Pattern[str]:
@@ -390,10 +391,6 @@ def _overlaps(a: int, b: int, spans: Sequence[tuple[int, int, str]]) -> bool:
     return any(x < b and a < y for x, y, _ in spans)
 
 
-def _entity_mentions(s: str, r: Rules) -> list[tuple[int, int, Entity]]:
-    return [(m.start(), m.end(), r.entity_groups[m.lastgroup]) for m in r.entity_re.finditer(s) if m.lastgroup]
-
-
 def _direction(s: str, a: int, b: int, r: Rules) -> str | None:
     before = s[max(0, a - 60) : a]
     if r.decrease_before.search(before) or r.decrease_after.match(s, b):
@@ -474,20 +471,20 @@ def _subject_np(st: _Sentence) -> _NounPhrase:
     return _NounPhrase(start, end, kind, head)
 
 
-def _subject(np: _NounPhrase, ment: list[tuple[int, int, Entity, str]], ctx: _Context) -> str | None:
+def _subject(np: _NounPhrase, mentions: Sequence[EntityMention], ctx: _Context) -> str | None:
     prev = ctx.prev_subject or ctx.focus
-    in_np = [e for a, _, e, _ in ment if np.start <= a < np.end and e.type in _SUBJECT_TYPES]
+    in_np = [m for m in mentions if np.start <= m.start < np.end and m.entity_type in _SUBJECT_TYPES]
     words = set(np.head.split())
     if np.kind == "plain":
-        return in_np[0].name if in_np else prev
+        return in_np[0].entity if in_np else prev
     if np.kind == "pronoun":
         return prev
     if np.kind == "definite" and in_np:
-        return in_np[0].name
+        return in_np[0].entity
     if np.kind == "possessive":
         # "Its main compound, mitragynine, ..." names its own subject; "Its effects" are the plant's.
-        if len(in_np) == 1 and in_np[0].type == "compound":
-            return in_np[0].name
+        if len(in_np) == 1 and in_np[0].entity_type == "compound":
+            return in_np[0].entity
         return root_of(prev) or prev
     # demonstrative: "this herb" is the plant, "this compound" the compound just named, "this interaction"
     # whatever the text was about.
@@ -511,20 +508,30 @@ class _Context:
 
 def label_sentences(text: str, sentences: Sequence[SentenceInput]) -> list[SentenceLabels]:
     """Label every body sentence of one document, in order (the subject of "It ..." is the running topic)."""
-    r = rules()
-    focus = document_focus(text, r)
+    analyses = [_analyse(text[inp.start : inp.end]) for inp in sentences]
+    focus = document_focus(e for a in analyses for e in a.mentions)
     ctx = _Context(focus, focus, [])
-    return [_label(text, inp, r, ctx) for inp in sentences]
+    out = []
+    for inp, a in zip(sentences, analyses, strict=True):
+        subject = _subject(a.np, a.mentions, ctx)
+        ctx.prev_subject = subject or ctx.prev_subject
+        ctx.prev_compounds = [m.entity for m in a.mentions if m.entity_type == "compound"]
+        entities = tuple(
+            EntityMention(m.entity, m.entity_type, inp.start + m.start, inp.start + m.end, m.polarity, m.direction)
+            for m in a.mentions
+        )
+        out.append(
+            SentenceLabels(a.role, a.claim_type, a.types, a.certainty, a.negated, a.evidence, a.stance, subject,
+                           a.cues, entities)
+        )
+    return out
 
 
-def document_focus(text: str, r: Rules | None = None) -> str | None:
+def document_focus(mentions: Iterable[EntityMention]) -> str | None:
     """The substance or product the document mentions most (by its root: K shots count for kratom)."""
-    r = r or rules()
-    counts: Counter[str] = Counter()
-    for m in r.entity_re.finditer(text):
-        ent = r.entity_groups[m.lastgroup] if m.lastgroup else None
-        if ent is not None and ent.type in ("substance", "product", "compound"):
-            counts[root_of(ent.name) or ent.name] += 1
+    counts: Counter[str] = Counter(
+        root_of(m.entity) or m.entity for m in mentions if m.entity_type in ("substance", "product", "compound")
+    )
     if not counts:
         return None
     return min(counts, key=lambda k: (-counts[k], k))
@@ -533,13 +540,45 @@ def document_focus(text: str, r: Rules | None = None) -> str | None:
 Hit = tuple[int, int, str]
 
 
-def _label(text: str, inp: SentenceInput, r: Rules, ctx: _Context) -> SentenceLabels:
-    s = text[inp.start : inp.end]
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """Everything about a sentence that depends on its words alone (offsets local to the sentence)."""
+
+    role: str
+    claim_type: str | None
+    types: tuple[str, ...]
+    certainty: str | None
+    negated: bool
+    evidence: str
+    stance: str
+    cues: tuple[str, ...]
+    mentions: tuple[EntityMention, ...]
+    np: _NounPhrase
+
+
+def _cache_size() -> int:
+    try:
+        return max(0, int(os.environ.get("CLAIMSCOPE_SENTENCE_CACHE", "100000")))
+    except ValueError:
+        return 100_000
+
+
+# Crawls repeat sentences (boilerplate, syndicated and templated copy): the analysis is a pure function of the
+# sentence, so it is memoised per process. CLAIMSCOPE_SENTENCE_CACHE=0 turns it off (benchmarks report both).
+@lexicon_cache(maxsize=_cache_size())
+def _analyse(s: str) -> _Analysis:
+    r = rules()
     st = _structure(s, r)
     np = _subject_np(st)
     sources = _hits(r.named, s)
-    mentions = [(a, b, e) for a, b, e in _entity_mentions(s, r) if e.type == "organisation" or not _overlaps(a, b, sources)]
-    main_is_assertion = not (_advice_hits(st, r, st.main) or r.research_need.search(s, st.main))
+    mentions = [
+        (m.start(), m.end(), r.entity_groups[m.lastgroup])
+        for m in r.entity_re.finditer(s)
+        if m.lastgroup and (r.entity_groups[m.lastgroup].type == "organisation" or not _overlaps(m.start(), m.end(), sources))
+    ]
+    advice = _advice_hits(st, r, st.lead)
+    main_directive = any(a >= st.main for a, _, _ in advice)
+    main_is_assertion = not (main_directive or r.research_need.search(s, st.main))
 
     # ---- hedges: a hedge in a conceded clause qualifies nothing when the main clause asserts something
     hedges: list[Hit] = []
@@ -598,29 +637,22 @@ def _label(text: str, inp: SentenceInput, r: Rules, ctx: _Context) -> SentenceLa
         elif ent.type == "organisation" and ent.name in ("fda", "dea"):
             type_hits["regulatory"].append((a, b, s[a:b]))
 
-    role = _role(st, r, type_hits, ment, hedges)
+    role = _role(st, r, type_hits, ment, hedges, advice)
     evidence, ev_cues = _evidence(s, r, ment)
     types: tuple[str, ...] = ()
     claim_type = certainty = None
-    stance = _stance(st, r, type_hits, ment, role)
+    stance = _stance(st, r, type_hits, ment, role, main_directive)
     if role == "claim":
         types = tuple(t for t in TYPE_ORDER if type_hits[t]) or (_fallback_type(ment, stance),)
         claim_type = types[0]
         certainty = "hedged" if hedges else "asserted"
-
-    subject = _subject(np, ment, ctx)
-    ctx.prev_subject = subject or ctx.prev_subject
-    ctx.prev_compounds = [e.name for _, _, e, _ in ment if e.type == "compound"]
-
     cues = [w.lower() for _, _, w in hedges + negs] if role == "claim" else []
-    cues = list(dict.fromkeys(cues + ev_cues))
-    base = inp.start
     entities = tuple(
-        EntityMention(ent.name, ent.type, base + a, base + b, pol, _direction(s, a, b, r) if ent.directional else None)
+        EntityMention(ent.name, ent.type, a, b, pol, _direction(s, a, b, r) if ent.directional else None)
         for a, b, ent, pol in ment
     )
-    return SentenceLabels(role, claim_type, types, certainty, role == "claim" and bool(negs), evidence, stance,
-                          subject, tuple(cues), entities)
+    return _Analysis(role, claim_type, types, certainty, role == "claim" and bool(negs), evidence, stance,
+                     tuple(dict.fromkeys(cues + ev_cues)), entities, np)
 
 
 def _can_is_ability(s: str, a: int, b: int, r: Rules) -> bool:
@@ -641,7 +673,7 @@ def _advice_hits(st: _Sentence, r: Rules, lo: int) -> list[Hit]:
 
 
 def _role(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[tuple[int, int, Entity, str]],
-          hedges: list[Hit]) -> str:
+          hedges: list[Hit], advice: list[Hit]) -> str:
     s = st.s
     if r.meta.search(s) or r.meta_title.match(s, st.lead):
         return "meta"
@@ -651,7 +683,7 @@ def _role(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[t
         # "Understanding X is crucial" frames the text, unless something before it asserts a fact.
         before = any(a < framing.start() for t, hits in type_hits.items() if t != "research" for a, _, _ in hits)
         return "claim" if before else "meta"
-    if not _advice_hits(st, r, st.lead):
+    if not advice:
         return "claim"
     # Advice that also carries a checkable fact is a claim (spec/claims.md): a conceded claim ("While X, be
     # careful"), a specific harm, or a reason with content ("requires caution due to ...").
@@ -702,7 +734,7 @@ def _count(spans: Iterable[tuple[int, int]], lo: int) -> int:
 
 
 def _stance(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[tuple[int, int, Entity, str]],
-            role: str) -> str:
+            role: str, main_directive: bool) -> str:
     s = st.s
 
     def free(a: int) -> bool:  # stance words inside an inquiry or about a beneficiary are not the text's stance
@@ -715,20 +747,20 @@ def _stance(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list
     # such a directive ("While it shows promise, it should be approached with caution").
     if role == "advice" and r.precaution.search(s):
         return "risk"
-    if st.concession is not None and _advice_hits(st, r, st.main) and r.precaution.search(s, st.main):
+    if st.concession is not None and main_directive and r.precaution.search(s, st.main):
         return "risk"
     harms = [(a, b) for a, b, e, p in ment if e.type == "harm" and p == "affirmed" and free(a)]
     risk = [(a, b) for a, b, _ in _hits(r.risk, s) if free(a)]
     risk += [(a, b) for a, b in harms if not reduced(a)]
     if st.open_question or r.research_need.search(s):
         risk += [(a, b) for a, b, _ in _hits(r.uncertain_safety, s) if st.in_scope(a, "inquiry")]
-    benefit = [(a, b) for a, b, _ in _hits(r.benefit, s) if free(a)]
+    assurances = _hits(r.benefit, s)
+    benefit = [(a, b) for a, b, _ in assurances if free(a)]
     benefit += [(a, b) for a, b in harms if reduced(a)]
     benefit += [(a, b) for a, b, e, p in ment if e.type == "harm" and p in ("negated", "treated")]
     benefit += [(a, b) for a, b, _ in type_hits["efficacy"]]
     benefit += [(sp.start, sp.end) for sp in st.scopes if sp.kind == "positioning"]
     harm_spans = [(a, b, "") for a, b in harms]
-    assurances = _hits(r.benefit, s)
     for a, b, w in type_hits["safety"]:
         if _overlaps(a, b, harm_spans) or not free(a):
             continue

@@ -32,11 +32,12 @@ _CACHES: list[tuple[Callable[[], Any], bool]] = []  # (cached function, compile 
 _loaded: str | None = None  # fingerprint of the files the caches were filled from
 
 
-def lexicon_cache(fn: Callable[..., T] | None = None, *, eager: bool = False) -> Any:
-    """functools.cache for anything compiled from lexicon files; dropped together by `refresh()`."""
+def lexicon_cache(fn: Callable[..., T] | None = None, *, eager: bool = False, maxsize: int | None = None) -> Any:
+    """functools.cache (or an LRU of `maxsize`) for anything computed from lexicon files; dropped together by
+    `refresh()`."""
 
     def wrap(f: Callable[..., T]) -> Callable[..., T]:
-        cached = functools.cache(f)
+        cached = functools.lru_cache(maxsize=maxsize)(f)
         _CACHES.append((cached, eager))
         return cached
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 
@@ -118,22 +117,25 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
     if not sentence_spans:
         return []
     settings, topics = _taxonomy()
-    starts = [s for s, _ in sentence_spans]
+    hits = [0] * len(topics)
+    for s, e in sentence_spans:
+        for i in sentence_topics(text[s:e]):
+            hits[i] += 1
     n = len(sentence_spans)
-    scored: list[tuple[float, str]] = []
-    for topic in topics:
-        hit: set[int] = set()
-        for m in topic.regex.finditer(text, sentence_spans[0][0], sentence_spans[-1][1]):
-            i = bisect.bisect_right(starts, m.start()) - 1
-            if i >= 0 and m.start() < sentence_spans[i][1]:
-                hit.add(i)
-        if len(hit) >= settings.min_sentences:
-            scored.append((len(hit) / n, topic.topic_id))
-    scored.sort(key=lambda x: (-x[0], x[1]))
+    scored = sorted(
+        ((h / n, topics[i].topic_id) for i, h in enumerate(hits) if h >= settings.min_sentences),
+        key=lambda x: (-x[0], x[1]),
+    )
     return [
         {"document_id": document_id, "topic_id": tid, "score": round(score, 4), "rank": r + 1, "method": "taxonomy"}
         for r, (score, tid) in enumerate(scored[: settings.max_topics_per_document])
     ]
+
+
+@lexicon_cache(maxsize=100_000)
+def sentence_topics(sentence: str) -> tuple[int, ...]:
+    """Indexes of the taxonomy topics a sentence mentions (memoised: crawls repeat sentences)."""
+    return tuple(i for i, t in enumerate(_taxonomy()[1]) if t.regex.search(sentence))
 
 
 @lexicon_cache

@@ -203,3 +203,32 @@ def test_a_regressed_extractor_fails_validation_and_nothing_is_published(seeds_c
     assert any("certainty_hedged_f1" in str(row) for f in failed for row in f["sample"])
     assert (os.readlink(layout.current), layout.warehouse.read_bytes()) == before
     assert q(out, "SELECT status, accuracy_passed FROM runs ORDER BY started_at DESC LIMIT 1") == [("validation_failed", False)]
+
+
+def test_analyst_views_on_the_seeds(built):
+    """The derived views answer the product's questions on the seeds."""
+    out, _ = built
+    cards = {
+        r[0][:3]: r[1:]
+        for r in q(
+            out,
+            """SELECT source_path, instruction_headings, consult_professional_advice, risk_denials, contradictions,
+                      focus_keyword, efficacy_hedged_share + efficacy_asserted_share
+               FROM article_scorecards""",
+        )
+    }
+    assert len(cards) == 5
+    assert cards["000"][0] == 2  # "Describe its botanical origins ...", "Explain its effects ..."
+    assert sum(c[0] for k, c in cards.items() if k != "000") == 0
+    assert cards["004"][1] >= 1 and cards["001"][1] == 0
+    assert cards["000"][2] >= 2  # "non-addictive" twice
+    assert cards["003"][3] >= 1 and cards["004"][3] >= 1  # prolactin; hyperpigmentation
+    assert all(c[4] for c in cards.values()) and all(abs(c[5] - 1) < 1e-9 for c in cards.values())
+    (n_members, n_articles), = q(out, "SELECT n_members, n_articles FROM claim_families ORDER BY n_members DESC LIMIT 1")
+    assert n_members >= 6 and n_articles >= 3
+    kinds = {r[0] for r in q(out, "SELECT DISTINCT kind || '/' || scope FROM contradictions")}
+    assert {"polarity/same_article", "polarity/cross_article", "direction/same_article"} <= kinds
+    assert q(out, "SELECT count(*) FROM contradictions WHERE text_a IS NULL OR text_b IS NULL OR source_path_a IS NULL") == [(0,)]
+    topics = dict(q(out, "SELECT method, count(*) FROM topics GROUP BY 1"))
+    assert topics.get("taxonomy", 0) >= 10
+    assert q(out, "SELECT count(DISTINCT document_id) FROM document_topics WHERE method = 'taxonomy'") == [(5,)]

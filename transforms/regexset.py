@@ -1,0 +1,113 @@
+"""Large alternations of regular expressions that stay fast in Python's `re`.
+
+`re` tries every branch of `(?:a|b|c|...)` at every position; with hundreds of cue or synonym patterns that is
+most of the extractor's time. `alternation()` buckets the branches by the characters they can start with (read
+from `re`'s own parser) and puts a one-character lookahead in front of each bucket, so at a given position only
+the branches that can start there are tried. Branch order inside a bucket is kept, so "longest first" and
+"first listed wins" behave exactly as in the plain alternation.
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as C
+import re._parser as P
+from collections.abc import Sequence
+
+_MAX_RANGE = 256  # a character range wider than this is treated as "any character"
+
+
+def first_chars(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Characters a match of `pattern` can start with (letters in both cases), or None when it can start
+    with anything or match the empty string."""
+    try:
+        chars, nullable = _seq(P.parse(pattern, flags))
+    except Exception:  # an exotic construct: no dispatch, the branch is tried everywhere
+        return None
+    if chars is None or nullable:
+        return None
+    return frozenset(c for ch in chars for c in {ch, ch.lower(), ch.upper()} if len(c) == 1)
+
+
+def _seq(items) -> tuple[set[str] | None, bool]:
+    out: set[str] = set()
+    for op, av in items:
+        chars, nullable = _item(op, av)
+        if chars is None:
+            return None, False
+        out |= chars
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _item(op, av) -> tuple[set[str] | None, bool]:
+    if op is C.LITERAL:
+        return {chr(av)}, False
+    if op is C.IN:
+        chars: set[str] = set()
+        for sub_op, sub_av in av:
+            if sub_op is C.LITERAL:
+                chars.add(chr(sub_av))
+            elif sub_op is C.RANGE and sub_av[1] - sub_av[0] <= _MAX_RANGE:
+                chars.update(chr(c) for c in range(sub_av[0], sub_av[1] + 1))
+            else:  # NEGATE, CATEGORY (\w, \d), wide ranges
+                return None, False
+        return chars, False
+    if op is C.BRANCH:
+        out: set[str] = set()
+        nullable = False
+        for alt in av[1]:
+            chars, n = _seq(alt)
+            if chars is None:
+                return None, False
+            out |= chars
+            nullable = nullable or n
+        return out, nullable
+    if op is C.SUBPATTERN:
+        return _seq(av[3])
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)):
+        chars, n = _seq(av[2])
+        return chars, n or av[0] == 0
+    if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+        return set(), True  # zero-width: the next item decides
+    return None, False
+
+
+def alternation(branches: Sequence[tuple[str, str | None]], flags: int = 0) -> tuple[str, dict[str, str]]:
+    """`(?:b1|b2|...)` bucketed by first character.
+
+    `branches` are (pattern, group name or None); a named branch is wrapped in `(?P<name_k>...)`, and since a
+    branch may sit in several buckets each copy gets its own name. Returns the regex source and a map from
+    every generated group name to the name given.
+    """
+    starts = [first_chars(p, flags) for p, _ in branches]
+    buckets: dict[str, list[int]] = {}
+    anywhere: list[int] = []
+    for i, chars in enumerate(starts):
+        if chars is None:
+            anywhere.append(i)
+        else:
+            for ch in chars:
+                buckets.setdefault(ch.lower(), []).append(i)
+    names: dict[str, str] = {}
+    counter = 0
+
+    def branch(i: int) -> str:
+        nonlocal counter
+        pattern, name = branches[i]
+        if name is None:
+            return f"(?:{pattern})"
+        counter += 1
+        generated = f"{name}_{counter}"
+        names[generated] = name
+        return f"(?P<{generated}>{pattern})"
+
+    parts = []
+    for ch in sorted(buckets):
+        members = sorted(set(buckets[ch]) | set(anywhere))
+        cls = "".join(sorted({re.escape(c) for c in (ch, ch.upper()) if len(c) == 1}))
+        parts.append(f"(?=[{cls}])(?:" + "|".join(branch(i) for i in members) + ")")
+    if anywhere:
+        parts.append("(?:" + "|".join(branch(i) for i in anywhere) + ")")
+    return "(?:" + "|".join(parts) + ")" if parts else "(?!)", names
