@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -22,9 +23,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import storage
 from flows.discover import INVENTORY_SCHEMA, InputFile, discover, stat_cache_from
@@ -34,7 +36,7 @@ from flows.validation import ValidationReport, Validator
 from transforms.batch import BATCH_TABLES, RawInput, process_inputs
 from transforms.contradictions import contradiction_pairs
 from transforms.errors import ValidationFailed
-from transforms.families import claim_families
+from transforms.families import MEMBERS_SQL, family_nodes
 from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA
 from transforms.lexicon import lexicon_fingerprint
 from transforms.lexicon import refresh as refresh_lexicons
@@ -42,8 +44,10 @@ from transforms.topics import discover_topics, focus_keywords, taxonomy_table
 
 log = logging.getLogger("claimscope")
 
-BATCH_DOCS = 1000
-BATCH_BYTES = 16 * 1024 * 1024
+# A batch's rows are held as Python objects until written: 500 documents keep that to ~300 MB, while the
+# per-task overhead (milliseconds) stays negligible.
+BATCH_DOCS = 500
+BATCH_BYTES = 8 * 1024 * 1024
 CHUNK_ROWS = 1_000_000  # sentences per validation chunk
 CORPUS_PART = "corpus"
 
@@ -165,8 +169,15 @@ def make_plan(
     """
     manifest = storage.read_manifest(prev, "files")
     parts = storage.read_manifest(prev, "parts")
+    # Published files that fail their checks are reported (the build log, summary.corrupted_parts); corpus
+    # parts are recomputed by every build anyway, an unreadable manifest means processing every file.
+    damaged = [] if prev is None else _verify_corpus(prev) + [
+        f"_manifest/{name}"
+        for name, table in (("files", manifest), ("parts", parts))
+        if table is None and (prev / "_manifest" / f"{name}.parquet").exists()
+    ]
     if full or prev is None or manifest is None or parts is None or manifest.num_rows == 0:
-        return Plan(_batches(files, max_docs, max_bytes), [], [])
+        return Plan(_batches(files, max_docs, max_bytes), [], [], corrupted_parts=damaged)
     current = {f.rel: f.sha256 for f in files}
     by_part: dict[str, list[dict]] = {}
     for row in manifest.to_pylist():
@@ -192,7 +203,36 @@ def make_plan(
             carried += [{**r, "part": new_part} for r in keep]
     carried_files = {r["source_file"] for r in carried}
     todo = [f for f in files if f.rel not in carried_files]
-    return Plan(_batches(todo, max_docs, max_bytes), reuse, carried, trims, sorted(corrupted))
+    return Plan(_batches(todo, max_docs, max_bytes), reuse, carried, trims, sorted(corrupted) + damaged)
+
+
+def _corpus_manifest(staging: Path) -> pa.Table:
+    """Checksums of the corpus parts, so the next build can tell whether the published ones were damaged."""
+    rows = []
+    for path in sorted(staging.glob(f"*/part-{CORPUS_PART}.parquet")):
+        if path.parent.name.startswith("_"):
+            continue
+        rows.append(
+            asdict(PartInfo(path.parent.name, CORPUS_PART, 0, path.stat().st_size, storage.file_sha256(path)))
+        )
+    return pa.Table.from_pylist(rows, schema=PARTS_MANIFEST_SCHEMA)
+
+
+def _verify_corpus(prev: Path) -> list[str]:
+    """`<table>/corpus` for each published corpus part whose bytes no longer match its checksum."""
+    manifest = storage.read_manifest(prev, "corpus")
+    if manifest is None:
+        return []
+    bad = []
+    for r in manifest.to_pylist():
+        path = prev / r["table"] / f"part-{r['part']}.parquet"
+        try:
+            ok = path.stat().st_size == r["n_bytes"] and storage.file_sha256(path) == r["sha256"]
+        except OSError:
+            ok = False
+        if not ok:
+            bad.append(f"{r['table']}/{r['part']}")
+    return bad
 
 
 def trim_part(prev: Path, staging: Path, trim: Trim) -> list[PartInfo]:
@@ -269,16 +309,9 @@ def _staged_views(con: duckdb.DuckDBPyConnection, staging: Path, parts: list[str
         con.execute(f"CREATE OR REPLACE VIEW {table_dir.name} AS SELECT * FROM read_parquet([{listing}])")
 
 
-# A family only holds claims with the same negation and the same directions ("prolactin:decrease").
-FAMILY_INPUT_SQL = """
-SELECT c.claim_id, c.text,
-       (CASE WHEN c.negated THEN 'negated' ELSE 'affirmed' END)
-       || coalesce(';' || string_agg(DISTINCT e.entity || ':' || e.direction, ';' ORDER BY e.entity || ':' || e.direction)
-                   FILTER (WHERE e.direction IS NOT NULL), '') AS signature
-FROM claims c LEFT JOIN claim_entities e USING (claim_id)
-GROUP BY c.claim_id, c.text, c.negated
-ORDER BY c.claim_id
-"""
+def _spill_dir(tables: Path) -> Path:
+    """DuckDB's spill folder for a staging or version folder: always under the output's .staging/."""
+    return tables.parent.parent / ".staging" / f"{tables.name}-spill"
 
 
 @task(name="corpus", cache_policy=NO_CACHE)
@@ -300,13 +333,14 @@ def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs:
     rows["document_keywords"] = storage.write_part(staging, "document_keywords", CORPUS_PART, keywords).n_rows
     del doc_terms
 
-    con = duckdb.connect()
+    con = storage.analytic_connection(_spill_dir(staging))
     try:
         _staged_views(con, staging)
-        claims = con.sql(FAMILY_INPUT_SQL).to_arrow_table()
-        families = claim_families(claims)
-        del claims
-        rows["claim_family_members"] = storage.write_part(staging, "claim_family_members", CORPUS_PART, families).n_rows
+        # Families are decided on the distinct claims; members stream from DuckDB straight to Parquet.
+        con.register("_family_nodes", family_nodes(con))
+        info = storage.write_part_sql(con, staging, "claim_family_members", CORPUS_PART, MEMBERS_SQL)
+        con.unregister("_family_nodes")
+        rows["claim_family_members"] = info.n_rows
         _staged_views(con, staging)  # now with claim_family_members
         pairs = contradiction_pairs(con)
     finally:
@@ -353,7 +387,7 @@ def validate_task(staging: Path, data_docs: Path, batch_parts: list[str], n_disc
 
     validator = Validator(data_docs)
     report = ValidationReport()
-    con = duckdb.connect()
+    con = storage.analytic_connection(_spill_dir(staging))
     try:
         _staged_views(con, staging)
         for name, spec in validator.specs.items():
@@ -398,6 +432,7 @@ class BuildSummary:
     validation: dict = field(default_factory=dict)
     data_docs: str | None = None
     warehouse: str | None = None
+    dashboard: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -426,7 +461,9 @@ def _outcomes(con_dir: Path) -> dict[str, int]:
         con.close()
 
 
-@flow(name="claimscope-build", validate_parameters=False, log_prints=False)
+# Batches are CPU-bound Python: threads would only contend for the GIL and hold several batches in memory.
+# Concurrency is processes, through Dask (`build --workers N`, flows/runner.py).
+@flow(name="claimscope-build", validate_parameters=False, log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def build_flow(
     input_dir: str = "seeds",
     output_dir: str = "data",
@@ -442,7 +479,9 @@ def build_flow(
     if refresh_lexicons():
         logger.info("lexicons changed since the last build in this process: recompiled")
     with storage.build_lock(layout, wait=wait_for_lock):
-        return _build(layout, input_dir, full, batch_docs, batch_bytes, logger)
+        summary = _build(layout, input_dir, full, batch_docs, batch_bytes, logger)
+        _dashboard(layout, summary, logger)  # after the final run record, so the page lists this run
+        return summary
 
 
 def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_bytes: int, logger) -> BuildSummary:
@@ -450,6 +489,8 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
     started = datetime.now(UTC)
     summary = BuildSummary(run_id, "running", str(Path(input_dir).resolve()), str(layout.root), None)
     steps: dict[str, float] = {}
+    for note in storage.recover(layout):  # a build killed while publishing: finish or undo that first
+        logger.warning("recovered an interrupted publication: %s", note)
     storage.clean_stale_staging(layout)
     staging = layout.staging_dir(run_id)
     staging.mkdir(parents=True)
@@ -474,7 +515,7 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
                 storage.link_part(prev, staging, table, part)  # type: ignore[arg-type]
         trimmed = [info for t in plan.trims for info in trim_part(prev, staging, t)]  # type: ignore[arg-type]
         if plan.corrupted_parts:
-            logger.warning("rebuilding %d corrupted part(s): %s", len(plan.corrupted_parts), ", ".join(plan.corrupted_parts))
+            logger.warning("rebuilding %d corrupted published part(s): %s", len(plan.corrupted_parts), ", ".join(plan.corrupted_parts))
         steps["plan"] = time.perf_counter() - t
         summary.files_reused = len(plan.reuse_files)
         summary.corrupted_parts = plan.corrupted_parts
@@ -492,6 +533,7 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
             for k, v in r.seconds.items():
                 steps[f"process.{k}"] = steps.get(f"process.{k}", 0.0) + v
         summary.files_processed = sum(len(b) for b in plan.batches)
+        storage.fault_point("staged")  # test seam: kill tests stop the build here (no-op otherwise)
 
         t = time.perf_counter()
         corpus_task(staging, found.rejected, found.inputs_rows())
@@ -510,9 +552,11 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         storage.write_manifest(staging, "files", pa.Table.from_pylist(files_rows, schema=FILES_MANIFEST_SCHEMA))
         storage.write_manifest(staging, "parts", pa.Table.from_pylist(parts_rows, schema=PARTS_MANIFEST_SCHEMA))
         storage.write_manifest(staging, "inventory", pa.Table.from_pylist(found.inventory, schema=INVENTORY_SCHEMA))
+        storage.write_manifest(staging, "corpus", _corpus_manifest(staging))
 
         t = time.perf_counter()
         batch_parts = plan.carried_parts + [r.part for r in results]
+        storage.fault_point("validate")  # test seam (no-op otherwise)
         report = validate_task(staging, layout.data_docs, batch_parts, found.n_discovered)
         steps["validate"] = time.perf_counter() - t
         summary.rows = _count_rows(staging)
@@ -541,6 +585,7 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         summary.status = "validation_failed" if isinstance(exc, ValidationFailed) else "failed"
         raise
     finally:
+        shutil.rmtree(_spill_dir(staging), ignore_errors=True)
         summary.seconds = {k: round(v, 4) for k, v in steps.items()}
         summary.seconds["total"] = round((datetime.now(UTC) - started).total_seconds(), 4)
         record_run(layout, summary, started, error, report)
@@ -567,3 +612,21 @@ def _artifacts(summary: BuildSummary, error: BaseException | None) -> None:
         )
     except Exception as exc:  # the API may be unreachable; the run record on disk is the source of truth
         log.warning("could not create Prefect artifacts: %s", exc)
+
+
+def _dashboard(layout: Layout, summary: BuildSummary, logger) -> None:
+    """Regenerate the static dashboard. A validated, published build never fails because of it."""
+    try:
+        from flows.dashboard import write_dashboard
+
+        page = write_dashboard(layout)
+        summary.dashboard = str(page.path)
+    except Exception as exc:
+        logger.warning("dashboard not generated: %s: %s", type(exc).__name__, exc)
+        return
+    try:
+        get_run_context()
+        create_link_artifact(key="build-dashboard", link=page.path.as_uri(), link_text="claimscope dashboard",
+                             description="the dashboard of the published dataset")
+    except Exception as exc:  # no run context, or the API is unreachable
+        log.debug("no dashboard link artifact: %s", exc)

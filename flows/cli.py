@@ -51,7 +51,7 @@ def build(
     dask_address: Annotated[
         str | None, typer.Option(help="Run batches on an existing Dask cluster (tcp://host:port).")
     ] = None,
-    batch_docs: Annotated[int, typer.Option(min=1, help="Documents per batch task.")] = 1000,
+    batch_docs: Annotated[int, typer.Option(min=1, help="Documents per batch task.")] = 500,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Build the dataset: discover, parse, extract, validate, publish."""
@@ -99,6 +99,8 @@ def _print_summary(s) -> None:
     )
     out.print(f"validation: {'passed' if s.validation.get('success') else 'FAILED'}; Data Docs: {s.data_docs}", highlight=False)
     out.print(f"published: {s.warehouse}  ({s.seconds.get('total', 0):.1f} s)", highlight=False)
+    if s.status == "success":
+        out.print(f"dashboard: {s.dashboard or 'not generated (claimscope dashboard shows why)'}", highlight=False)
 
 
 @app.command()
@@ -125,6 +127,7 @@ def query(
     output: OutputOpt = Path("data"),
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     limit: Annotated[int, typer.Option(help="Rows to print in table format (0 = all).")] = 50,
+    max_width: Annotated[int, typer.Option(help="Truncate cells to this many characters in table format (0 = never).")] = 60,
 ) -> None:
     """Run read-only SQL against the published warehouse and print the result."""
     import duckdb
@@ -154,10 +157,22 @@ def query(
         rows = cur.fetchmany(limit) if limit else cur.fetchall()
         t = Table(show_edge=False, show_lines=False)
         for c in cols:
-            t.add_column(c, overflow="fold")
-        for r in rows:
-            t.add_row(*("" if v is None else str(v) for v in r))
-        out.print(t, markup=False)
+            t.add_column(c, overflow="ellipsis", no_wrap=True)
+
+        def cell(v: object) -> str:
+            text = "" if v is None else " ".join(str(v).split())
+            return text if not max_width or len(text) <= max_width else text[: max_width - 1] + "…"
+
+        cells = [[cell(v) for v in r] for r in rows]
+        for r in cells:
+            t.add_row(*r)
+        target = out
+        if not out.is_terminal:  # piped: size the table to its content instead of an 80-column default
+            width = sum(max([len(c), *(len(r[i]) for r in cells)]) + 3 for i, c in enumerate(cols)) + 1
+            target = Console(width=max(80, width))
+        target.print(t, markup=False, crop=False)
+        if limit and len(rows) == limit and cur.fetchone() is not None:
+            console.print(f"[dim](first {limit} rows; --limit 0 for all, --format csv for full text)[/]")
     finally:
         con.close()
 
@@ -177,6 +192,67 @@ def eval_cmd(
     out.print(report, markup=False, highlight=False)
     if failures:
         raise fail("below threshold: " + "; ".join(failures), "see docs/claims-rules.md")
+
+
+
+@app.command()
+def dashboard(output: OutputOpt = Path("data")) -> None:
+    """Regenerate the static dashboard (<output>/dashboard/index.html) from the published warehouse."""
+    from flows.dashboard import write_dashboard
+    from flows.storage import Layout
+
+    try:
+        page = write_dashboard(Layout.at(output))
+    except ClaimscopeError as exc:
+        raise fail(str(exc), exc.hint) from exc
+    out.print(f"dashboard: {page.path} ({len(page.charts)} charts; open it in a browser, no server needed)", highlight=False)
+
+
+@app.command()
+def status(
+    output: OutputOpt = Path("data"),
+    max_age_hours: Annotated[
+        float, typer.Option(min=0, help="Stale (exit 1) when the published dataset is older than this.")
+    ] = 26.0,
+    json_: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Age, last run and validation state of the published dataset.
+
+    Exit status: 0 fresh and the last run succeeded; 1 stale or the last run failed; 2 no published dataset.
+    """
+    from flows.schedule import freshness
+
+    f = freshness(output, max_age_hours)
+    # Plain lines, never wrapped: monitoring greps them.
+    typer.echo(f.as_json() if json_ else "\n".join(f.lines()))
+    raise typer.Exit(f.exit_code)
+
+
+@app.command()
+def serve(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Folder of articles.")] = Path("seeds"),
+    output: OutputOpt = Path("data"),
+    cron: Annotated[str, typer.Option(help="When to build (cron, 5 fields).")] = "0 6 * * *",
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron schedule (IANA name).")] = "UTC",
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "scheduled-build",
+    run_now: Annotated[bool, typer.Option(help="Also build once right away.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the local Prefect server (0 = any free port).")] = 0,
+    ui: Annotated[bool, typer.Option(help="Serve the Prefect UI from the local server.")] = False,
+) -> None:
+    """Build on a schedule until stopped (Ctrl-C or SIGTERM). Starts a local Prefect server unless
+    PREFECT_API_URL points at one; overlapping runs are never started."""
+    from flows.schedule import parse_cron
+    from flows.schedule import serve as serve_builds
+
+    if not input.is_dir():
+        err = InputDirError(f"input folder {str(input)!r} does not exist or is not a folder")
+        raise fail(str(err), err.hint)
+    try:
+        parse_cron(cron, timezone)
+    except ValueError as exc:
+        raise fail(f"bad schedule {cron!r} ({timezone}): {exc}", "five fields: minute hour day month weekday, e.g. '0 6 * * *'") from exc
+    serve_builds(input, output, cron=cron, timezone=timezone, name=name, run_now=run_now, port=port, ui=ui,
+                 say=lambda m: console.print(m, highlight=False, markup=False))
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ def run_build(
     wait: bool = False,
     workers: int = 1,
     dask_address: str | None = None,
-    batch_docs: int = 1000,
+    batch_docs: int = 500,
     progress: bool = True,
     console: Console | None = None,
 ):

@@ -9,12 +9,14 @@ Layout of an output folder (default `data/`):
     runs/<run_id>.parquet       one row per build, failed ones included (the `runs` view globs them)
     data_docs/                  Great Expectations Data Docs of the latest build
     .staging/<run_id>/          a build in progress; never read by the views
+    .pending-<id>               a publication in progress (its journal: see publish and recover)
     .build.lock                 held by the running build
 
 Publication never edits a published file: a version directory is complete and validated before it is
 renamed into `versions/`, the warehouse is built beside the live one and swapped with os.replace, and the
 previous versions stay on disk (KEEP_VERSIONS) so a reader holding the old warehouse open keeps working.
-A build killed at any point leaves at most a stale `.staging/` directory, cleaned by the next build.
+A build killed at any point leaves the previous dataset published, and the next build finishes or undoes its
+half-done publication (`recover`) and removes its staging directory.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ import pyarrow.parquet as pq
 from transforms.errors import BuildLocked, DatasetMissing
 
 KEEP_VERSIONS = 3
+# Test seam for the kill tests (tests/flows/test_faults.py): see fault_point.
+FAULT_PAUSE_ENV = "CLAIMSCOPE_FAULT_PAUSE"
+FAULT_MARKER_ENV = "CLAIMSCOPE_FAULT_MARKER"
+FAULT_MAX_SECONDS = 600.0
 ROW_GROUP_SIZE = 128 * 1024
 PARQUET_OPTS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
@@ -90,6 +96,25 @@ class Layout:
             return None
         path = (self.root / target).resolve()
         return path if path.is_dir() else None
+
+
+# ---------------------------------------------------------------------------------------------- faults
+
+
+def fault_point(step: str) -> None:
+    """Pause here when CLAIMSCOPE_FAULT_PAUSE names `step` (a test seam; a no-op otherwise).
+
+    Writes the marker file (CLAIMSCOPE_FAULT_MARKER) and blocks while it exists, so a test can SIGKILL the
+    build at exactly this point, or delete the marker to let it go on. A SIGKILL cannot be simulated in-process:
+    the point is to kill a real build at a known instant.
+    """
+    if os.environ.get(FAULT_PAUSE_ENV) != step:
+        return
+    marker = Path(os.environ.get(FAULT_MARKER_ENV) or f"/tmp/claimscope-fault-{os.getpid()}")
+    marker.write_text(f"{os.getpid()} {step}\n")
+    deadline = time.monotonic() + FAULT_MAX_SECONDS
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------- lock
@@ -153,6 +178,21 @@ def write_part(directory: Path, table_name: str, part: str, table: pa.Table) -> 
     return PartInfo(table_name, part, table.num_rows, final.stat().st_size, file_sha256(final))
 
 
+def write_part_sql(con: duckdb.DuckDBPyConnection, directory: Path, table_name: str, part: str, sql: str) -> PartInfo:
+    """Like write_part, for a query result DuckDB streams to Parquet itself (never materialised in Python)."""
+    out_dir = directory / table_name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"part-{part}.parquet"
+    tmp = out_dir / f".part-{part}.parquet.tmp"
+    con.execute(
+        f"COPY ({sql}) TO {_sql_str(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+        f"ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+    )
+    os.replace(tmp, final)
+    n_rows = pq.ParquetFile(final).metadata.num_rows
+    return PartInfo(table_name, part, n_rows, final.stat().st_size, file_sha256(final))
+
+
 def link_part(src_version: Path, dst: Path, table_name: str, part: str) -> None:
     """Reuse an unchanged part in a new version: a hard link, so no bytes are copied or rewritten."""
     src = src_version / table_name / f"part-{part}.parquet"
@@ -213,10 +253,19 @@ def create_views(con: duckdb.DuckDBPyConnection, layout: Layout, version: Path, 
 
 
 def publish(layout: Layout, staging_dir: Path, version_id: str, views: list[tuple[str, str]]) -> Path:
-    """Move a validated staging directory into versions/ and swap the warehouse and `current` atomically."""
+    """Move a validated staging directory into versions/ and swap `current` and the warehouse atomically.
+
+    A journal file (`.pending-<id>`) exists from before the move until both swaps are done, so a build killed
+    in between is finished or undone by the next one (`recover`). The warehouse, which readers open, is
+    swapped last: up to that instant they see the previous dataset, from it on the new one, never a mix.
+    """
     layout.versions.mkdir(parents=True, exist_ok=True)
     version = layout.version_dir(version_id)
+    pending = _pending_file(layout, version_id)
+    pending.write_text(version_id)
+    _fsync_dir(layout.root)
     os.replace(staging_dir, version)
+    fault_point("publish.version")
 
     tmp_db = layout.root / f".warehouse-{version_id}.duckdb"
     for stale in (tmp_db, Path(f"{tmp_db}.wal")):
@@ -228,17 +277,53 @@ def publish(layout: Layout, staging_dir: Path, version_id: str, views: list[tupl
     finally:
         con.close()
     Path(f"{tmp_db}.wal").unlink(missing_ok=True)
-    # A WAL left by a killed writer of the old file would be replayed against the new one.
-    Path(f"{layout.warehouse}.wal").unlink(missing_ok=True)
-    os.replace(tmp_db, layout.warehouse)
 
     link_tmp = layout.root / f".current-{version_id}"
     link_tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(version, layout.root), link_tmp)
     os.replace(link_tmp, layout.current)
+    fault_point("publish.swap")
+    _swap_warehouse(layout, tmp_db)
+    pending.unlink()
     _fsync_dir(layout.root)
     gc_versions(layout)
     return version
+
+
+def _pending_file(layout: Layout, version_id: str) -> Path:
+    return layout.root / f".pending-{version_id}"
+
+
+def _swap_warehouse(layout: Layout, tmp_db: Path) -> None:
+    # A WAL left by a killed writer of the old file would be replayed against the new one.
+    Path(f"{layout.warehouse}.wal").unlink(missing_ok=True)
+    os.replace(tmp_db, layout.warehouse)
+
+
+def recover(layout: Layout) -> list[str]:
+    """Finish or undo a publication a killed build left half done (the caller holds the build lock).
+
+    Killed after `current` was swapped: the version is complete and validated and its warehouse was built, so
+    the warehouse swap is finished (roll forward). Killed before: the version was never published and its
+    directory goes (roll back). Returns what was done, one line per publication, for the build's log.
+    """
+    done = []
+    current = layout.published_version()
+    for pending in sorted(layout.root.glob(".pending-*")):
+        version_id = pending.name.removeprefix(".pending-")
+        version = layout.version_dir(version_id)
+        tmp_db = layout.root / f".warehouse-{version_id}.duckdb"
+        if current is not None and current == version.resolve():
+            if tmp_db.exists():
+                _swap_warehouse(layout, tmp_db)
+            done.append(f"finished publishing {version_id}")
+        else:
+            shutil.rmtree(version, ignore_errors=True)
+            done.append(f"removed unpublished version {version_id}")
+        pending.unlink(missing_ok=True)
+    if done:
+        _fsync_dir(layout.root)
+    return done
 
 
 def _fsync_dir(path: Path) -> None:
@@ -266,13 +351,13 @@ def gc_versions(layout: Layout, keep: int = KEEP_VERSIONS) -> list[str]:
 
 def clean_stale_staging(layout: Layout, keep: str | None = None) -> list[str]:
     """Staging directories left by killed builds (the caller holds the lock, so none is in use)."""
-    if not layout.staging.is_dir():
-        return []
+    recover(layout)  # first: a half-done publication may still need its temporary warehouse
     removed = []
-    for d in layout.staging.iterdir():
-        if d.name != keep:
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d.name)
+    if layout.staging.is_dir():
+        for d in layout.staging.iterdir():
+            if d.name != keep:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d.name)
     for tmp in layout.root.glob(".warehouse-*.duckdb*"):
         tmp.unlink(missing_ok=True)
     for tmp in layout.root.glob(".current-*"):
@@ -281,6 +366,21 @@ def clean_stale_staging(layout: Layout, keep: str | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- readers
+
+
+# In-pipeline DuckDB work (corpus tables, validation frames) is bounded: it spills to disk past this, so the
+# build's memory stays flat whatever the corpus size.
+DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for pipeline queries, with a memory limit and a spill folder inside staging."""
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {_sql_str(spill_dir)}")
+    con.execute("SET preserve_insertion_order = false")  # lets large COPY/GROUP BY stream
+    return con
 
 
 def connect_readonly(layout: Layout) -> duckdb.DuckDBPyConnection:

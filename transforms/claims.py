@@ -26,8 +26,11 @@ handful of list operations over the (few) matches.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +80,8 @@ class SentenceLabels:
     subject: str | None
     cues: tuple[str, ...]
     entities: tuple[EntityMention, ...] = ()
+    proposition: str = ""  # what the claim says, without how it says it (families.py)
+    signature: str = ""  # negation and directions: claims with different signatures never share a family
 
 
 @dataclass(frozen=True, slots=True)
@@ -522,7 +527,7 @@ def label_sentences(text: str, sentences: Sequence[SentenceInput]) -> list[Sente
         )
         out.append(
             SentenceLabels(a.role, a.claim_type, a.types, a.certainty, a.negated, a.evidence, a.stance, subject,
-                           a.cues, entities)
+                           a.cues, entities, a.proposition, a.signature)
         )
     return out
 
@@ -554,6 +559,8 @@ class _Analysis:
     cues: tuple[str, ...]
     mentions: tuple[EntityMention, ...]
     np: _NounPhrase
+    proposition: str
+    signature: str
 
 
 def _cache_size() -> int:
@@ -651,8 +658,58 @@ def _analyse(s: str) -> _Analysis:
         EntityMention(ent.name, ent.type, a, b, pol, _direction(s, a, b, r) if ent.directional else None)
         for a, b, ent, pol in ment
     )
-    return _Analysis(role, claim_type, types, certainty, role == "claim" and bool(negs), evidence, stance,
-                     tuple(dict.fromkeys(cues + ev_cues)), entities, np)
+    negated = role == "claim" and bool(negs)
+    directions = sorted({f"{m.entity}:{m.direction}" for m in entities if m.direction})
+    signature = ";".join(["negated" if negated else "affirmed", *directions])
+    return _Analysis(role, claim_type, types, certainty, negated, evidence, stance,
+                     tuple(dict.fromkeys(cues + ev_cues)), entities, np, proposition(s, r) if role == "claim" else "",
+                     signature)
+
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": " ", "–": " "})
+_PROP_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def proposition(text: str, r: Rules | None = None) -> str:
+    """What a claim says, without how it says it: no connective, evidence frame, hedge or stop word; stemmed.
+
+    "Modern research suggests that kratom may help reduce withdrawal symptoms" and "Kratom helps reduce
+    withdrawal symptoms" have the same proposition.
+    """
+    r = r or rules()
+    t = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    m = r.connective.match(t)
+    if m is not None:
+        t = t[m.end() :]
+    for pat in (r.vague, r.anecdotal, r.named, r.hedge):
+        t = pat.sub(" ", t)
+    stop = _stop_words()
+    return " ".join(_stem(w) for w in _PROP_WORD.findall(t.casefold()) if w not in stop and len(w) > 1)
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+_local = threading.local()
+
+
+def _stemmer():
+    """One stemmer per thread: a Snowball stemmer keeps its cursor in the object (not thread-safe)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def _can_is_ability(s: str, a: int, b: int, r: Rules) -> bool:

@@ -52,8 +52,7 @@ def entity_roots() -> pa.Table:
 _SQL = """
 WITH roots AS (SELECT entity, root FROM _entity_roots),
 c AS (
-    SELECT c.claim_id, c.document_id, coalesce(r.root, c.subject) AS subject, c.types, c.stance,
-           f.family_id
+    SELECT c.claim_id, c.document_id, coalesce(r.root, c.subject) AS subject, c.types, c.stance, f.family_id
     FROM claims c
     LEFT JOIN roots r ON r.entity = c.subject
     LEFT JOIN claim_family_members f USING (claim_id)
@@ -73,32 +72,68 @@ m AS (  -- one row per (claim, attribute, side)
 ),
 a AS (SELECT * FROM m WHERE side = 'a'),
 b AS (SELECT * FROM m WHERE side = 'b'),
+-- Inside one article: every claim pair (bounded by the article's length).
 same AS (
-    SELECT a.kind, 'same_article' AS scope, a.subject, a.entity, a.claim_id AS claim_id_a, b.claim_id AS claim_id_b,
-           a.document_id AS document_id_a, b.document_id AS document_id_b, a.document_id AS document_id,
-           a.family_id AS family_id_a, b.family_id AS family_id_b, 1::BIGINT AS n_claim_pairs, 1::BIGINT AS n_articles
+    SELECT a.kind, a.subject, a.entity, a.claim_id AS claim_id_a, b.claim_id AS claim_id_b,
+           a.document_id, a.family_id AS family_id_a, b.family_id AS family_id_b
     FROM a JOIN b ON a.kind = b.kind AND a.subject = b.subject AND a.entity = b.entity
                  AND a.document_id = b.document_id AND a.claim_id <> b.claim_id
 ),
-cross_pairs AS (
-    SELECT a.kind, a.subject, a.entity, a.family_id AS family_id_a, b.family_id AS family_id_b,
-           a.claim_id AS claim_id_a, b.claim_id AS claim_id_b, a.document_id AS document_id_a,
-           b.document_id AS document_id_b
-    FROM a JOIN b ON a.kind = b.kind AND a.subject = b.subject AND a.entity = b.entity
-                 AND a.document_id <> b.document_id
+-- Across articles: families are paired, never claims (a million repeats of one denial make one row). A
+-- family pair stands for |a| x |b| claim pairs minus those inside one article.
+fam AS (
+    SELECT side, kind, subject, entity, family_id, count(*) AS n, count(DISTINCT document_id) AS n_docs,
+           min(claim_id) AS first_claim
+    FROM m GROUP BY side, kind, subject, entity, family_id
+),
+overlap AS (
+    SELECT kind, subject, entity, family_id_a, family_id_b, count(*) AS same_pairs,
+           count(DISTINCT document_id) AS shared_docs
+    FROM same GROUP BY ALL
 ),
 crossed AS (
-    SELECT kind, 'cross_article' AS scope, subject, entity,
-           min(claim_id_a) AS claim_id_a, min(claim_id_b) AS claim_id_b,
-           arg_min(document_id_a, claim_id_a) AS document_id_a, arg_min(document_id_b, claim_id_b) AS document_id_b,
-           NULL::VARCHAR AS document_id, family_id_a, family_id_b,
-           count(*) AS n_claim_pairs,
-           len(list_distinct(list(document_id_a) || list(document_id_b)))::BIGINT AS n_articles
-    FROM cross_pairs
-    GROUP BY kind, subject, entity, family_id_a, family_id_b
+    SELECT fa.kind, fa.subject, fa.entity, fa.family_id AS family_id_a, fb.family_id AS family_id_b,
+           fa.first_claim AS claim_id_a,
+           fa.n * fb.n - coalesce(o.same_pairs, 0) AS n_claim_pairs,
+           fa.n_docs + fb.n_docs - coalesce(o.shared_docs, 0) AS n_articles
+    FROM fam fa
+    JOIN fam fb ON fa.side = 'a' AND fb.side = 'b' AND fa.kind = fb.kind AND fa.subject = fb.subject
+               AND fa.entity = fb.entity
+    LEFT JOIN overlap o ON o.kind = fa.kind AND o.subject = fa.subject AND o.entity = fa.entity
+                       AND o.family_id_a IS NOT DISTINCT FROM fa.family_id AND o.family_id_b IS NOT DISTINCT FROM fb.family_id
+    WHERE fa.n * fb.n - coalesce(o.same_pairs, 0) > 0
+),
+-- The example pair shown for a family pair: the family's first claim, and the other family's first claim in
+-- another article.
+first_try AS (
+    SELECT x.*,
+           (SELECT min(b.claim_id) FROM b WHERE b.kind = x.kind AND b.subject = x.subject AND b.entity = x.entity
+              AND b.family_id IS NOT DISTINCT FROM x.family_id_b AND b.document_id <> ca.document_id) AS claim_id_b
+    FROM crossed x JOIN claims ca ON ca.claim_id = x.claim_id_a
+),
+crossed_shown AS (  -- when b's claims all sit in a's first article, start from b's first claim instead
+    SELECT t.kind, t.subject, t.entity, t.family_id_a, t.family_id_b, t.n_claim_pairs, t.n_articles,
+           CASE WHEN t.claim_id_b IS NOT NULL THEN t.claim_id_a ELSE
+               (SELECT min(a.claim_id) FROM a JOIN claims cb ON cb.claim_id = fb.first_claim
+                WHERE a.kind = t.kind AND a.subject = t.subject AND a.entity = t.entity
+                  AND a.family_id IS NOT DISTINCT FROM t.family_id_a AND a.document_id <> cb.document_id) END AS claim_id_a,
+           coalesce(t.claim_id_b, fb.first_claim) AS claim_id_b
+    FROM first_try t
+    JOIN fam fb ON fb.side = 'b' AND fb.kind = t.kind AND fb.subject = t.subject AND fb.entity = t.entity
+               AND fb.family_id IS NOT DISTINCT FROM t.family_id_b
+),
+pairs AS (
+    SELECT kind, 'same_article' AS scope, subject, entity, claim_id_a, claim_id_b, document_id AS document_id_a,
+           document_id AS document_id_b, document_id, family_id_a, family_id_b, 1::BIGINT AS n_claim_pairs,
+           1::BIGINT AS n_articles
+    FROM same
+    UNION ALL
+    SELECT x.kind, 'cross_article', x.subject, x.entity, x.claim_id_a, x.claim_id_b, ca.document_id,
+           cb.document_id, NULL, x.family_id_a, x.family_id_b, x.n_claim_pairs, x.n_articles
+    FROM crossed_shown x JOIN claims ca ON ca.claim_id = x.claim_id_a JOIN claims cb ON cb.claim_id = x.claim_id_b
 )
-SELECT sha256(concat_ws('|', kind, scope, claim_id_a, claim_id_b))[1:16] AS pair_id, *
-FROM (SELECT * FROM same UNION ALL BY NAME SELECT * FROM crossed)
+SELECT sha256(concat_ws('|', kind, scope, claim_id_a, claim_id_b, family_id_a, family_id_b))[1:16] AS pair_id, *
+FROM pairs
 ORDER BY scope DESC, subject, entity, kind, claim_id_a, claim_id_b
 """
 

@@ -92,6 +92,8 @@ CLAIMS_SCHEMA = pa.schema(
         pa.field("subject", pa.string()),
         pa.field("cues", pa.list_(pa.string()), nullable=False),
         pa.field("section_kind", pa.string(), nullable=False),
+        pa.field("proposition", pa.string(), nullable=False),
+        pa.field("signature", pa.string(), nullable=False),
     ]
 )
 
@@ -229,6 +231,8 @@ def process_document(
                 "subject": lab.subject,
                 "cues": list(lab.cues),
                 "section_kind": inp.section_kind,
+                "proposition": lab.proposition,
+                "signature": lab.signature,
             }
         )
         for m in lab.entities:

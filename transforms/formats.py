@@ -24,8 +24,14 @@ from transforms.decode import decode_bytes, normalise_text
 from transforms.errors import InputRejected
 
 MAX_DOC_CHARS = 2_000_000
-# HTML source may be much larger than its main text, but past this trafilatura gets slow (~0.5 s/MB).
+# Lines per document: an article has hundreds; a million bullet lines is a dump. Counting is a C-level scan,
+# and it bounds the per-line Python work of section detection (~0.3 s for 50,000 lines).
+MAX_DOC_LINES = 50_000
+# Raw HTML may be mostly scripts and styles, which lxml drops cheaply (5 MB of script: 0.2 s) ...
 MAX_HTML_SOURCE_FACTOR = 10
+# ... but the markup left after them costs trafilatura superlinear time (measured: 2 MB of <p> 3.8 s, 4 MB
+# 12.7 s, 19 MB over 300 s), so it is measured with str.find before trafilatura ever sees the page.
+MAX_HTML_MARKUP_CHARS = 1_000_000
 # Above this many characters of HTML, skip trafilatura's second-opinion extractors (readability/justext).
 FAST_HTML_CHARS = 1_000_000
 # Only pages this small get a second, recall-oriented extraction when the first finds nothing.
@@ -195,16 +201,20 @@ def parse_file(raw: bytes, name: str) -> ParseResult:
     if fmt == "html":
         doc = _parse_html(text, encoding, None, "html")
     else:
-        _check_size(len(text))
+        _check_size(text)
         doc = (
             _parse_md(text, encoding, None, "md") if fmt == "md" else _parse_txt(text, encoding, None, "txt")
         )
     return ParseResult(docs=[doc], rejected=[])
 
 
-def _check_size(n_chars: int, what: str = "text") -> None:
-    if n_chars > MAX_DOC_CHARS:
-        raise InputRejected("too_large", f"{what} is {n_chars:,} chars > limit {MAX_DOC_CHARS:,}")
+def _check_size(text: str, what: str = "text") -> None:
+    """Reject before any per-line or per-sentence work: both counts are C-level scans."""
+    if len(text) > MAX_DOC_CHARS:
+        raise InputRejected("too_large", f"{what} is {len(text):,} chars > limit {MAX_DOC_CHARS:,}")
+    n_lines = text.count("\n") + (not text.endswith("\n"))
+    if n_lines > MAX_DOC_LINES:
+        raise InputRejected("too_large", f"{what} has {n_lines:,} lines > limit {MAX_DOC_LINES:,}")
 
 
 def _parse_txt(text: str, encoding: str, record: str | None, fmt: str) -> ParsedDoc:
@@ -378,6 +388,12 @@ def _parse_html(html: str, encoding: str, record: str | None, fmt: str) -> Parse
     limit = MAX_DOC_CHARS * MAX_HTML_SOURCE_FACTOR
     if len(html) > limit:
         raise InputRejected("too_large", f"HTML is {len(html):,} chars > limit {limit:,}")
+    markup = len(html) - _script_chars(html)
+    if markup > MAX_HTML_MARKUP_CHARS:
+        raise InputRejected(
+            "too_large",
+            f"HTML is {markup:,} chars without scripts, styles and comments > limit {MAX_HTML_MARKUP_CHARS:,}",
+        )
     if "<html" not in html[:2048].lower():
         # trafilatura rejects a bare fragment (one top-level element) as "not HTML": give it a document.
         html = f"<html><body>{html}</body></html>"
@@ -397,13 +413,39 @@ def _parse_html(html: str, encoding: str, record: str | None, fmt: str) -> Parse
     if not _has_text(doc):
         raise InputRejected("no_text", f"no main text found in {len(html):,} chars of HTML")
     text = normalise_text(doc.text)
-    _check_size(len(text), "extracted text")
+    _check_size(text, "extracted text")
     # Front matter is off: the extracted text never has any, and a leading <hr> must not start one.
     parsed = _parse_md(text, encoding, record, fmt, front_matter=False)
     parsed.title = _meta_str(doc.title) or parsed.title
     parsed.url = _meta_str(doc.url)
     parsed.published = _meta_str(doc.date)
     return parsed
+
+
+_RAW_BLOCKS = (("<script", "</script"), ("<style", "</style"), ("<!--", "-->"))
+
+
+def _script_chars(html: str) -> int:
+    """Characters inside <script>, <style> and comments. Linear: every str.find only moves forward (the next
+    opening of each kind is cached until passed), and an unclosed block runs to the end, as an HTML parser reads
+    it, so a page of a million "<script" cannot go quadratic."""
+    low = html.lower()
+    n = len(low)
+    nxt = [low.find(open_) for open_, _ in _RAW_BLOCKS]
+    total = 0
+    pos = 0
+    while True:
+        for k, (open_, _) in enumerate(_RAW_BLOCKS):
+            if 0 <= nxt[k] < pos:
+                nxt[k] = low.find(open_, pos)
+        live = [(i, k) for k, i in enumerate(nxt) if i >= 0]
+        if not live:
+            return total
+        start, k = min(live)
+        end = low.find(_RAW_BLOCKS[k][1], start + len(_RAW_BLOCKS[k][0]))
+        end = n if end < 0 else end + len(_RAW_BLOCKS[k][1])
+        total += end - start
+        pos = end
 
 
 def _trafilatura(html: str, *, recall: bool) -> Any:
@@ -498,7 +540,7 @@ def _parse_record(line: str, record: str, encoding: str) -> ParsedDoc:
     if _HTML_BLOCK.search(body):
         doc = _parse_html(body, encoding, record, "jsonl")
     else:
-        _check_size(len(body))
+        _check_size(body)
         has_headings = any(m.group(2).strip() for m in _ATX.finditer(body))
         # Front matter is metadata of a file, not of a record: off here.
         doc = (

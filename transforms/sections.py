@@ -105,9 +105,8 @@ def _strip_bullet(s: str) -> tuple[str, int]:
     rest = s[m.end() :] if m else s
     level = 1
     m2 = _NESTED.match(rest)
-    if m:
-        if m2:
-            rest, level = rest[m2.end() :], 2
+    if m and m2:
+        rest, level = rest[m2.end() :], 2
     return rest.strip(), level
 
 
@@ -236,7 +235,7 @@ def segment_sections(
 
     contents = _find_contents(blocks)
     if contents is not None:
-        c0, c1, levels = contents
+        _c0, c1, levels = contents
         for b in blocks[c1:]:
             key = _norm_key(b.heading or b.text)
             if b.n_lines == 1 and key in levels:
@@ -319,7 +318,7 @@ def segment_sections(
     tail: list[Block] = []
     headed = [g for g in body_groups if g[0] is not None]
     if headed:
-        last_head, last_blocks = headed[-1]
+        _last_head, last_blocks = headed[-1]
         # A contents list enumerates the headed sections; an article laid out that way closes with an
         # unheaded paragraph that the list does not name (the seeds' template).
         if len(last_blocks) >= 2 and last_blocks[-1].kind == "prose" and (

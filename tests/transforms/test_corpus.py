@@ -9,12 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.build import FAMILY_INPUT_SQL
-from transforms.batch import RawInput, process_inputs
-from transforms.contradictions import contradiction_pairs
-from transforms.families import claim_families, proposition
-
 from tests.conftest import SEEDS
+from transforms.batch import RawInput, process_inputs
+from transforms.claims import proposition
+from transforms.contradictions import contradiction_pairs
+from transforms.families import claim_families
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +24,7 @@ def seeds_db():
     con = duckdb.connect()
     for name in ("documents", "claims", "claim_entities", "sentences"):
         con.register(name, tables[name])
-    families = claim_families(con.sql(FAMILY_INPUT_SQL).to_arrow_table())
-    con.register("claim_family_members", families)
+    con.register("claim_family_members", claim_families(con))
     pairs = contradiction_pairs(con)
     con.register("contradiction_pairs", pairs)
     yield con
@@ -62,7 +60,8 @@ def test_families_group_repeats(seeds_db):
 def test_opposite_claims_never_share_a_family(seeds_db):
     assert rows(
         seeds_db,
-        "SELECT count(*) FROM (SELECT family_id FROM claim_family_members GROUP BY 1 HAVING count(DISTINCT signature) > 1)",
+        """SELECT count(*) FROM (SELECT family_id FROM claim_family_members JOIN claims USING (claim_id)
+           GROUP BY 1 HAVING count(DISTINCT signature) > 1)""",
     ) == [(0,)]
     reduce_, elevated = (
         rows(seeds_db, f"SELECT f.family_id FROM claim_family_members f JOIN claims c USING (claim_id) WHERE c.text LIKE '{t}%'")[0][0]
@@ -139,9 +138,7 @@ def test_pairs_reference_real_claims_and_consistent_scopes(seeds_db):
 # ---------------------------------------------------------------------------------- whole-document property
 
 # Arbitrary Unicode, and article-like text built from pieces that exercise headings, lists, cues and quotes.
-_PIECES = list("abcdefgh ABCDE.,;:!?'\"()-–—\n\t#*•123é\u200b“”") + [
-    "\n\n", "kratom", " may ", " not ", "non-addictive", " studies show ", "While ", "- ", "– ", "1. ", "?\n", "[1]",
-]
+_PIECES = [*list("abcdefgh ABCDE.,;:!?'\"()-–—\n\t#*•123é\u200b“”"), "\n\n", "kratom", " may ", " not ", "non-addictive", " studies show ", "While ", "- ", "– ", "1. ", "?\n", "[1]"]
 prose = st.one_of(st.text(max_size=300), st.lists(st.sampled_from(_PIECES), max_size=120).map("".join))
 
 
