@@ -32,7 +32,7 @@ from flows import storage
 from flows.discover import INVENTORY_SCHEMA, InputFile, discover, stat_cache_from
 from flows.settings import PROJECT_ROOT
 from flows.storage import Layout, PartInfo
-from flows.validation import ValidationReport, Validator
+from flows.validation import ValidationReport, Validator, suites_fingerprint
 from transforms.batch import BATCH_TABLES, RawInput, process_inputs
 from transforms.contradictions import contradiction_pairs
 from transforms.errors import ValidationFailed
@@ -307,6 +307,8 @@ def _staged_views(con: duckdb.DuckDBPyConnection, staging: Path, parts: list[str
             continue
         listing = ", ".join(storage._sql_str(f) for f in files)
         con.execute(f"CREATE OR REPLACE VIEW {table_dir.name} AS SELECT * FROM read_parquet([{listing}])")
+        if parts is None:  # chunk frames may need the whole table too ("all_claims")
+            con.execute(f"CREATE OR REPLACE VIEW all_{table_dir.name} AS SELECT * FROM {table_dir.name}")
 
 
 def _spill_dir(tables: Path) -> Path:
@@ -382,7 +384,12 @@ def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int) -> ValidationReport:
+def validate_task(
+    staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int, all_parts: list[str] | None = None
+) -> ValidationReport:
+    """Corpus suites on whole tables; per-part suites on chunks of `batch_parts` (the parts not validated
+    before); `every_chunk` suites (per-claim checks of corpus tables recomputed at every build) on chunks of
+    `all_parts`."""
     import pyarrow.parquet  # noqa: F401  (used through pa.parquet in _chunks)
 
     validator = Validator(data_docs)
@@ -395,16 +402,17 @@ def validate_task(staging: Path, data_docs: Path, batch_parts: list[str], n_disc
                 n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
                 params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
                 report.add(name, validator.n_expectations(name), validator.validate(name, validator.frame(con, name), params))
-        chunked = [n for n, s in validator.specs.items() if s["meta"].get("scope") == "chunked"]
-        chunks = _chunks(staging, batch_parts)
-        for i, parts in enumerate(chunks):
-            _staged_views(con, staging, parts)
-            n_docs, n_sent = con.sql("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)").fetchall()[0]
-            params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
-            label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
-            for name in chunked:
-                failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
-                report.add(name, validator.n_expectations(name), failures)
+        for scope, parts_list in (("chunked", batch_parts), ("every_chunk", batch_parts if all_parts is None else all_parts)):
+            names = [n for n, s in validator.specs.items() if s["meta"].get("scope") == scope]
+            chunks = _chunks(staging, parts_list)
+            for i, parts in enumerate(chunks):
+                _staged_views(con, staging, parts)
+                n_docs, n_sent = con.sql("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)").fetchall()[0]
+                params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
+                label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
+                for name in names:
+                    failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
+                    report.add(name, validator.n_expectations(name), failures)
     finally:
         con.close()
     report.data_docs = validator.build_docs()
@@ -425,6 +433,7 @@ class BuildSummary:
     files_reused: int = 0
     files_processed: int = 0
     files_hashed: int = 0
+    parts_revalidated_skipped: int = 0  # unchanged parts whose per-part suites passed under the same suites
     corrupted_parts: list[str] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
@@ -556,8 +565,19 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
 
         t = time.perf_counter()
         batch_parts = plan.carried_parts + [r.part for r in results]
+        # Parts are immutable: one reused unchanged (checksum verified by the plan) and validated under the same
+        # suites when it was published needs no second pass of the per-part suites. Corpus suites always run.
+        suites_fp = suites_fingerprint()
+        validated = storage.read_manifest(prev, "validated")
+        already = set()
+        if validated is not None:
+            already = {p for p, fp in zip(validated["part"].to_pylist(), validated["suites"].to_pylist(), strict=True)
+                       if fp == suites_fp} & set(plan.reuse_parts)
+        summary.parts_revalidated_skipped = len(already)
         storage.fault_point("validate")  # test seam (no-op otherwise)
-        report = validate_task(staging, layout.data_docs, batch_parts, found.n_discovered)
+        report = validate_task(
+            staging, layout.data_docs, [p for p in batch_parts if p not in already], found.n_discovered, batch_parts
+        )
         steps["validate"] = time.perf_counter() - t
         summary.rows = _count_rows(staging)
         summary.outcomes = _outcomes(staging)
@@ -574,6 +594,9 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
                 f"{len(report.failures)} expectation(s) failed; nothing was published", [asdict(f) for f in report.failures]
             )
 
+        storage.write_manifest(
+            staging, "validated", pa.table({"part": batch_parts, "suites": [suites_fp] * len(batch_parts)})
+        )
         t = time.perf_counter()
         from flows.views import derived_views
 

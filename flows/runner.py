@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -68,7 +69,9 @@ def run_build(
                     "n_workers": workers,
                     "threads_per_worker": 1,
                     "processes": True,
-                    "dashboard_address": None,
+                    # distributed starts its HTTP server anyway: a free port, so two builds never clash on 8787
+                    "dashboard_address": ":0",
+                    "silence_logs": logging.WARNING,
                 }
             )
         flow_fn = build_flow.with_options(task_runner=runner)

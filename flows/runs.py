@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -37,6 +38,7 @@ RUNS_SCHEMA = pa.schema(
         pa.field("rows", pa.map_(pa.string(), pa.int64())),
         pa.field("validation_success", pa.bool_()),
         pa.field("suites_run", pa.int64()),
+        pa.field("suite_failures", pa.map_(pa.string(), pa.int64())),  # suite -> failed expectations (0 = passed)
         pa.field("expectations_evaluated", pa.int64()),
         pa.field("expectations_failed", pa.int64()),
         pa.field("failed_expectations", pa.list_(pa.string())),
@@ -90,6 +92,7 @@ def record_run(
         "rows": list(summary.rows.items()),
         "validation_success": None if report is None else report.success,
         "suites_run": len(suites) if report else None,
+        "suite_failures": sorted((name, s["failed"]) for name, s in suites.items()) if report else None,
         "expectations_evaluated": sum(s["expectations"] * s["runs"] for s in suites.values()) if report else None,
         "expectations_failed": len(report.failures) if report else None,
         "failed_expectations": [f.one_line() for f in report.failures] if report else None,
@@ -118,7 +121,7 @@ def summary_markdown(summary: BuildSummary, error: BaseException | None) -> str:
         + (f" ({len(v.get('suites', {}))} suites)" if v else ""),
     ]
     if summary.data_docs:
-        lines.append(f"* Data Docs: [{summary.data_docs}](file://{summary.data_docs})")
+        lines.append(f"* Data Docs: [{summary.data_docs}]({Path(summary.data_docs).as_uri()})")
     if summary.warehouse:
         lines.append(f"* warehouse: `{summary.warehouse}`")
     if error is not None:

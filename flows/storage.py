@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,28 +123,36 @@ def fault_point(step: str) -> None:
 
 @contextlib.contextmanager
 def build_lock(layout: Layout, *, wait: bool = False, timeout: float = 3600.0) -> Iterator[None]:
-    """One build per output folder. The lock dies with its process, so a SIGKILLed build never blocks."""
+    """One build per output folder. The lock dies with its process, so a SIGKILLed build never blocks.
+
+    Refused (BuildLocked, naming the holder) unless `wait`; a waiting build says so once on stderr.
+    """
     layout.root.mkdir(parents=True, exist_ok=True)
     fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    acquired = False
     try:
         deadline = time.monotonic() + timeout
+        announced = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                acquired = True
                 break
             except BlockingIOError:
                 holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
                 if not wait or time.monotonic() > deadline:
-                    raise BuildLocked(
-                        f"another build is writing to {layout.root} ({holder})"
-                    ) from None
+                    raise BuildLocked(f"another build is writing to {layout.root} ({holder})") from None
+                if not announced:
+                    print(f"waiting: another build is writing to {layout.root} ({holder})", file=sys.stderr, flush=True)
+                    announced = True
                 time.sleep(0.5)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}".encode(), 0)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+        if acquired:  # a refused build must not wipe the holder's name from the file
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)  # closing releases the flock
 
 

@@ -72,6 +72,17 @@ def quiet_gx_logging() -> None:
             logger.setLevel(logging.WARNING)
 
 
+def suites_fingerprint(directory: Path = EXPECTATIONS_DIR) -> str:
+    """Hash of every suite file: a part validated under the same suites need not be validated again."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted(directory.glob("*.json")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def load_suite_specs(directory: Path = EXPECTATIONS_DIR) -> dict[str, dict]:
     specs = {}
     for path in sorted(directory.glob("*.json")):

@@ -563,7 +563,8 @@ class _Analysis:
     signature: str
 
 
-def _cache_size() -> int:
+def sentence_cache_size() -> int:
+    """Entries of the per-sentence memo (CLAIMSCOPE_SENTENCE_CACHE; 0 turns it off)."""
     try:
         return max(0, int(os.environ.get("CLAIMSCOPE_SENTENCE_CACHE", "100000")))
     except ValueError:
@@ -572,7 +573,7 @@ def _cache_size() -> int:
 
 # Crawls repeat sentences (boilerplate, syndicated and templated copy): the analysis is a pure function of the
 # sentence, so it is memoised per process. CLAIMSCOPE_SENTENCE_CACHE=0 turns it off (benchmarks report both).
-@lexicon_cache(maxsize=_cache_size())
+@lexicon_cache(maxsize=sentence_cache_size())
 def _analyse(s: str) -> _Analysis:
     r = rules()
     st = _structure(s, r)

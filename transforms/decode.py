@@ -26,6 +26,8 @@ MESS_SAMPLE_CHARS = 32 * 1024
 # Share of control characters (outside \t \n \v \f \r) above which decoded "text" is really binary.
 MAX_CONTROL_SHARE = 0.05
 CONTROL_SAMPLE_CHARS = 1024 * 1024
+# BOM-less UTF-16/32 is recognised from its NUL pattern only in inputs at least this long (8 UTF-16 units).
+MIN_WIDE_BYTES = 16
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     # UTF-32 first: its LE BOM starts with the UTF-16 LE BOM.
@@ -164,8 +166,10 @@ def _bomless_wide(raw: bytes) -> tuple[str, str, bool] | None:
     """UTF-16/32 without a BOM: mostly-ASCII text has NUL in every other (every 3 of 4) byte position."""
     sample = raw[:4096]
     n = len(sample)
+    if n < MIN_WIDE_BYTES:
+        return None  # a NUL pattern in a few bytes is chance, not evidence (b"0\x00\xc2\x80" is not "0胂")
     candidates: list[str] = []
-    if n >= 8 and n % 4 == 0:
+    if n % 4 == 0:
         q = [sample[i::4].count(0) / (n // 4) for i in range(4)]
         if q[1] > 0.9 and q[2] > 0.9 and q[3] > 0.9 and q[0] < 0.1:
             candidates.append("utf-32-le")

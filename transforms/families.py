@@ -29,6 +29,7 @@ FAMILY_MEMBERS_SCHEMA = pa.schema(
     [
         pa.field("claim_id", pa.string(), nullable=False),
         pa.field("family_id", pa.string(), nullable=False),
+        pa.field("signature", pa.string(), nullable=False),  # shared by every member (validation checks it)
         pa.field("similarity", pa.float64(), nullable=False),  # cosine to the family's representative
         pa.field("is_representative", pa.bool_(), nullable=False),
     ]
@@ -51,7 +52,8 @@ FROM claims GROUP BY proposition, signature ORDER BY proposition, signature
 
 # Members, from the `claims` view and the `_family_nodes` table; streamed by the caller (COPY ... TO).
 MEMBERS_SQL = """
-SELECT c.claim_id, f.family_id, f.similarity, coalesce(c.claim_id = f.representative_claim, false) AS is_representative
+SELECT c.claim_id, f.family_id, f.signature, f.similarity,
+       coalesce(c.claim_id = f.representative_claim, false) AS is_representative
 FROM claims c JOIN _family_nodes f USING (proposition, signature)
 ORDER BY c.claim_id
 """

@@ -443,7 +443,13 @@ def _script_chars(html: str) -> int:
             return total
         start, k = min(live)
         end = low.find(_RAW_BLOCKS[k][1], start + len(_RAW_BLOCKS[k][0]))
-        end = n if end < 0 else end + len(_RAW_BLOCKS[k][1])
+        if end < 0:
+            end = n
+        elif _RAW_BLOCKS[k][1].endswith(">"):
+            end += len(_RAW_BLOCKS[k][1])
+        else:  # "</script ...>": through the end of the closing tag
+            gt = low.find(">", end)
+            end = n if gt < 0 else gt + 1
         total += end - start
         pos = end
 

@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from transforms.claims import sentence_cache_size
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_lines, load_yaml
 
@@ -132,7 +133,7 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
     ]
 
 
-@lexicon_cache(maxsize=100_000)
+@lexicon_cache(maxsize=sentence_cache_size())
 def sentence_topics(sentence: str) -> tuple[int, ...]:
     """Indexes of the taxonomy topics a sentence mentions (memoised: crawls repeat sentences)."""
     return tuple(i for i, t in enumerate(_taxonomy()[1]) if t.regex.search(sentence))

@@ -61,7 +61,7 @@ def test_opposite_claims_never_share_a_family(seeds_db):
     assert rows(
         seeds_db,
         """SELECT count(*) FROM (SELECT family_id FROM claim_family_members JOIN claims USING (claim_id)
-           GROUP BY 1 HAVING count(DISTINCT signature) > 1)""",
+           GROUP BY 1 HAVING count(DISTINCT claims.signature) > 1)""",
     ) == [(0,)]
     reduce_, elevated = (
         rows(seeds_db, f"SELECT f.family_id FROM claim_family_members f JOIN claims c USING (claim_id) WHERE c.text LIKE '{t}%'")[0][0]
