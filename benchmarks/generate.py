@@ -1,25 +1,32 @@
 """Deterministic benchmark corpus: N articles in the seeds' layout, recombined from seed sentences and headings.
 
 Each article takes a "theme" seed and draws most sentences from it (so discovered topics have structure to
-find) and the rest from the other seeds. `--messy` mixes in what real crawls contain: CRLF, cp1252, BOMs,
-Markdown, HTML, JSON lines, hard-wrapped text, empty files, binary junk and exact duplicates.
+find) and the rest from the other seeds. Articles average ~7.7 KB (10k ≈ 77 MB, 100k ≈ 770 MB).
+
+The sentence and heading pools are frozen in `seed_pools.json` (cut from seeds/ by the pipeline's own
+sectioner and splitter once), so the corpus does not change when transforms/ is optimised: runs before and
+after a change measure the same bytes. `--refresh-pools` re-cuts them from seeds/.
+
+`--messy` mixes in what real crawls contain: CRLF, cp1252, BOMs, Markdown, HTML, JSON lines, hard-wrapped
+text, empty files, binary junk and exact duplicates.
 
     python -m benchmarks.generate OUT_DIR --n 10000 [--messy] [--seed 0]
+    python -m benchmarks.generate --refresh-pools
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from transforms.sections import segment_sections
-from transforms.sentences import split_sentences
-
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+HERE = Path(__file__).resolve().parent
+SEEDS = HERE.parent / "seeds"
+POOLS_FILE = HERE / "seed_pools.json"
 FILES_PER_FOLDER = 1000
 
 
@@ -32,7 +39,11 @@ class Pool:
     headings: list[str]
 
 
-def _pools() -> list[Pool]:
+def _cut_pools() -> list[Pool]:
+    """Cut seeds/ into pools with the pipeline's sectioner and splitter (only for --refresh-pools)."""
+    from transforms.sections import segment_sections
+    from transforms.sentences import split_sentences
+
     pools = []
     for path in sorted(SEEDS.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
@@ -42,7 +53,7 @@ def _pools() -> list[Pool]:
             if sec.kind == "summary":
                 pool.summary += sentences
             elif sec.kind == "introduction":
-                pool.intro += [s.strip("“”\"") for s in sentences]
+                pool.intro += [s.strip('“”"') for s in sentences]
             elif sec.kind == "conclusion":
                 pool.conclusion += sentences
             elif sec.kind == "body":
@@ -51,6 +62,24 @@ def _pools() -> list[Pool]:
                     pool.headings.append(sec.heading)
         pools.append(pool)
     return pools
+
+
+def _pools() -> list[Pool]:
+    return [Pool(**p) for p in json.loads(POOLS_FILE.read_text(encoding="utf-8"))]
+
+
+def refresh_pools() -> None:
+    POOLS_FILE.write_text(
+        json.dumps([asdict(p) for p in _cut_pools()], ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+
+
+def fingerprint(n: int, *, messy: bool, seed: int) -> str:
+    """Identity of a corpus: same fingerprint, same bytes (the generator's code and pools, and its arguments)."""
+    h = hashlib.sha256(f"{n}|{messy}|{seed}\n".encode())
+    h.update(Path(__file__).read_bytes())
+    h.update(POOLS_FILE.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _pick(rng: random.Random, theme: Pool, others: list[Pool], attr: str, k: int) -> list[str]:
@@ -68,13 +97,16 @@ def article(i: int, pools: list[Pool], seed: int = 0) -> tuple[str, list[str]]:
     t = rng.randrange(len(pools))
     theme, others = pools[t], pools[:t] + pools[t + 1 :]
     headings = list(dict.fromkeys(_pick(rng, theme, others, "headings", rng.randint(3, 4))))
-    lines = [" ".join(_pick(rng, theme, others, "summary", 3)), " ".join(_pick(rng, theme, others, "intro", 4))]
+    lines = [
+        " ".join(_pick(rng, theme, others, "summary", 3)),
+        " ".join(_pick(rng, theme, others, "intro", 4)),
+    ]
     lines += [f"- {h}" for h in headings]
     for h in headings:
         lines.append(h)
         for _ in range(2):
-            lines.append(" ".join(_pick(rng, theme, others, "body", rng.randint(4, 6))))
-    lines.append(" ".join(_pick(rng, theme, others, "conclusion", 4)))
+            lines.append(" ".join(_pick(rng, theme, others, "body", rng.randint(5, 7))))
+    lines.append(" ".join(_pick(rng, theme, others, "conclusion", rng.randint(5, 6))))
     return "\n".join(lines), headings
 
 
@@ -95,12 +127,14 @@ def _messy_variant(i: int, text: str, headings: list[str], rng: random.Random) -
             elif not line.startswith("- "):
                 md.append(line)
             md.append("")
-        return ".md", ("---\ntitle: Generated article %d\n---\n\n" % i + "\n".join(md)).encode("utf-8")
+        return ".md", (f"---\ntitle: Generated article {i}\n---\n\n" + "\n".join(md)).encode("utf-8")
     if r < 0.38:
         body = []
         for line in text.split("\n"):
             esc = line.replace("&", "&amp;").replace("<", "&lt;")
-            body.append(f"<h2>{esc}</h2>" if line in headings else ("" if line.startswith("- ") else f"<p>{esc}</p>"))
+            body.append(
+                f"<h2>{esc}</h2>" if line in headings else ("" if line.startswith("- ") else f"<p>{esc}</p>")
+            )
         html = (
             f"<!doctype html><html><head><title>Article {i}</title></head><body>"
             "<nav><a href='/'>Home</a> | <a href='/shop'>Shop</a></nav><article>"
@@ -140,7 +174,16 @@ def generate(out: Path, n: int, *, messy: bool = False, seed: int = 0) -> dict[s
         ext, data = (".txt", text.encode("utf-8"))
         if messy:
             if rng.random() < 0.05:
-                jsonl.append(json.dumps({"id": f"rec{i}", "url": f"https://example.org/a/{i}", "title": headings[0], "text": text}))
+                jsonl.append(
+                    json.dumps(
+                        {
+                            "id": f"rec{i}",
+                            "url": f"https://example.org/a/{i}",
+                            "title": headings[0],
+                            "text": text,
+                        }
+                    )
+                )
                 stats["jsonl_records"] += 1
                 continue
             ext, data = _messy_variant(i, text, headings, rng)
@@ -152,7 +195,9 @@ def generate(out: Path, n: int, *, messy: bool = False, seed: int = 0) -> dict[s
         junk.mkdir()
         for j in range(max(1, n // 200)):
             (junk / f"empty_{j}.txt").write_bytes(b"")
-            (junk / f"blob_{j}.bin").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(256) for _ in range(512)))
+            (junk / f"blob_{j}.bin").write_bytes(
+                b"\x89PNG\r\n\x1a\n" + bytes(rng.randrange(256) for _ in range(512))
+            )
             src = out / "0000" / "article_0000000.txt"
             if src.exists():
                 shutil.copy(src, junk / f"copy_{j}.txt")
@@ -166,11 +211,20 @@ def generate(out: Path, n: int, *, messy: bool = False, seed: int = 0) -> dict[s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", type=Path)
+    ap.add_argument("out", type=Path, nargs="?")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--messy", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--refresh-pools", action="store_true", help=f"re-cut {POOLS_FILE.name} from seeds/ and exit"
+    )
     a = ap.parse_args()
+    if a.refresh_pools:
+        refresh_pools()
+        print(f"wrote {POOLS_FILE}")
+        return
+    if a.out is None:
+        ap.error("OUT_DIR is required")
     print(json.dumps(generate(a.out, a.n, messy=a.messy, seed=a.seed)))
 
 
