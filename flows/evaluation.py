@@ -56,12 +56,7 @@ def predict(seeds_dir: Path, names: list[str]) -> tuple[list[PredHeading], list[
         )
         headings += [PredHeading(name, s["heading"], s["level"]) for s in rows.sections if s["heading"] and s["kind"] != "title"]
         for srow, lab in zip(rows.sentences, rows.labels, strict=True):
-            sentences.append(
-                PredSentence(
-                    name, srow["char_start"], srow["char_end"], lab.role, lab.claim_type, lab.types, lab.certainty,
-                    lab.negated, lab.evidence, lab.stance, lab.subject, lab.cues,
-                )
-            )
+            sentences.append(PredSentence(name, srow["char_start"], srow["char_end"], lab))
     return headings, sentences
 
 

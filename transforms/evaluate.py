@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from transforms.claims import EVIDENCE, ROLES, STANCES, TYPE_ORDER
+from transforms.claims import EVIDENCE, ROLES, STANCES, TYPE_ORDER, SentenceLabels
 
 ACCURACY_SCHEMA = pa.schema(
     [
@@ -34,18 +34,15 @@ ACCURACY_SCHEMA = pa.schema(
 
 @dataclass(frozen=True, slots=True)
 class PredSentence:
+    """A predicted sentence: where it is, and the extractor's labels (read through: `p.role`, `p.cues`)."""
+
     doc: str
     char_start: int
     char_end: int
-    role: str
-    claim_type: str | None
-    types: tuple[str, ...]
-    certainty: str | None
-    negated: bool
-    evidence: str
-    stance: str
-    subject: str | None
-    cues: tuple[str, ...]
+    labels: SentenceLabels
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.labels, name)
 
 
 @dataclass(frozen=True, slots=True)
