@@ -171,11 +171,16 @@ def make_plan(
     parts = storage.read_manifest(prev, "parts")
     # Published files that fail their checks are reported (the build log, summary.corrupted_parts); corpus
     # parts are recomputed by every build anyway, an unreadable manifest means processing every file.
-    damaged = [] if prev is None else _verify_corpus(prev) + [
-        f"_manifest/{name}"
-        for name, table in (("files", manifest), ("parts", parts))
-        if table is None and (prev / "_manifest" / f"{name}.parquet").exists()
-    ]
+    damaged = (
+        []
+        if prev is None
+        else _verify_corpus(prev)
+        + [
+            f"_manifest/{name}"
+            for name, table in (("files", manifest), ("parts", parts))
+            if table is None and (prev / "_manifest" / f"{name}.parquet").exists()
+        ]
+    )
     if full or prev is None or manifest is None or parts is None or manifest.num_rows == 0:
         return Plan(_batches(files, max_docs, max_bytes), [], [], corrupted_parts=damaged)
     current = {f.rel: f.sha256 for f in files}
@@ -183,7 +188,11 @@ def make_plan(
     for row in manifest.to_pylist():
         by_part.setdefault(row["part"], []).append(row)
     unchanged = {
-        part: [r for r in rows if r["pipeline_version"] == version and current.get(r["source_file"]) == r["content_sha256"]]
+        part: [
+            r
+            for r in rows
+            if r["pipeline_version"] == version and current.get(r["source_file"]) == r["content_sha256"]
+        ]
         for part, rows in by_part.items()
     }
     corrupted = _verify_parts(prev, parts, {p for p, keep in unchanged.items() if keep})
@@ -241,7 +250,9 @@ def trim_part(prev: Path, staging: Path, trim: Trim) -> list[PartInfo]:
     import pyarrow.parquet as pq
 
     keep_files = pa.array(trim.keep_files, pa.string())
-    docs = pq.read_table(prev / "documents" / f"part-{trim.old_part}.parquet", columns=["document_id", "source_file"])
+    docs = pq.read_table(
+        prev / "documents" / f"part-{trim.old_part}.parquet", columns=["document_id", "source_file"]
+    )
     keep_docs = pc.filter(docs["document_id"], pc.is_in(docs["source_file"], keep_files))
     infos = []
     for name, schema in BATCH_TABLES.items():
@@ -273,7 +284,9 @@ def discover_task(input_dir: str, layout: Layout, prev: Path | None):
 
 
 @task(name="process-batch", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-def process_batch(files: list[InputFile], staging_dir: str, version: str, ingested_at: datetime) -> BatchResult:
+def process_batch(
+    files: list[InputFile], staging_dir: str, version: str, ingested_at: datetime
+) -> BatchResult:
     """read -> decode -> parse -> sections -> sentences -> claims -> topics -> staged Parquet, for one batch."""
     refresh_lexicons()  # a long-lived Dask worker must not keep rules compiled from edited lexicons
     t0 = time.perf_counter()
@@ -288,10 +301,13 @@ def process_batch(files: list[InputFile], staging_dir: str, version: str, ingest
     result = process_inputs(raw, ingested_at=ingested_at, pipeline_version=version)
     part = _part_key(files, version)
     t1 = time.perf_counter()
-    infos = [storage.write_part(Path(staging_dir), name, part, table) for name, table in result.tables.items()]
+    infos = [
+        storage.write_part(Path(staging_dir), name, part, table) for name, table in result.tables.items()
+    ]
     seconds = {"read": read_s, **result.seconds, "write": time.perf_counter() - t1}
     file_rows = [
-        {"source_file": f.rel, "content_sha256": f.sha256, "part": part, "pipeline_version": version} for f in files
+        {"source_file": f.rel, "content_sha256": f.sha256, "part": part, "pipeline_version": version}
+        for f in files
     ]
     return BatchResult(part, infos, file_rows, {i.table: i.n_rows for i in infos}, seconds)
 
@@ -317,7 +333,9 @@ def _spill_dir(tables: Path) -> Path:
 
 
 @task(name="corpus", cache_policy=NO_CACHE)
-def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs: list[dict]) -> dict[str, int]:
+def corpus_task(
+    staging: Path, discovery_rejected: list[dict], discovery_inputs: list[dict]
+) -> dict[str, int]:
     """Corpus-level tables, recomputed from the staged parts on every build (so always consistent)."""
     rows: dict[str, int] = {}
     for name, schema, data in (
@@ -347,7 +365,9 @@ def corpus_task(staging: Path, discovery_rejected: list[dict], discovery_inputs:
         pairs = contradiction_pairs(con)
     finally:
         con.close()
-    rows["contradiction_pairs"] = storage.write_part(staging, "contradiction_pairs", CORPUS_PART, pairs).n_rows
+    rows["contradiction_pairs"] = storage.write_part(
+        staging, "contradiction_pairs", CORPUS_PART, pairs
+    ).n_rows
     return rows
 
 
@@ -385,7 +405,11 @@ def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(
-    staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int, all_parts: list[str] | None = None
+    staging: Path,
+    data_docs: Path,
+    batch_parts: list[str],
+    n_discovered: int,
+    all_parts: list[str] | None = None,
 ) -> ValidationReport:
     """Corpus suites on whole tables; per-part suites on chunks of `batch_parts` (the parts not validated
     before); `every_chunk` suites (per-claim checks of corpus tables recomputed at every build) on chunks of
@@ -400,15 +424,33 @@ def validate_task(
         for name, spec in validator.specs.items():
             if spec["meta"].get("scope") == "corpus":
                 n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
-                params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
-                report.add(name, validator.n_expectations(name), validator.validate(name, validator.frame(con, name), params))
-        for scope, parts_list in (("chunked", batch_parts), ("every_chunk", batch_parts if all_parts is None else all_parts)):
+                params = {
+                    "min_documents": 1,
+                    "min_topics": 1,
+                    "n_discovered": n_discovered,
+                    "n_claims": n_claims,
+                }
+                report.add(
+                    name,
+                    validator.n_expectations(name),
+                    validator.validate(name, validator.frame(con, name), params),
+                )
+        for scope, parts_list in (
+            ("chunked", batch_parts),
+            ("every_chunk", batch_parts if all_parts is None else all_parts),
+        ):
             names = [n for n, s in validator.specs.items() if s["meta"].get("scope") == scope]
             chunks = _chunks(staging, parts_list)
             for i, parts in enumerate(chunks):
                 _staged_views(con, staging, parts)
-                n_docs, n_sent = con.sql("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)").fetchall()[0]
-                params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
+                n_docs, n_sent = con.sql(
+                    "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
+                ).fetchall()[0]
+                params = {
+                    "min_sections": n_docs,
+                    "min_sentences": n_docs,
+                    "min_claims": 1 if n_sent >= 20 else 0,
+                }
                 label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
                 for name in names:
                     failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
@@ -472,7 +514,12 @@ def _outcomes(con_dir: Path) -> dict[str, int]:
 
 # Batches are CPU-bound Python: threads would only contend for the GIL and hold several batches in memory.
 # Concurrency is processes, through Dask (`build --workers N`, flows/runner.py).
-@flow(name="claimscope-build", validate_parameters=False, log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
+@flow(
+    name="claimscope-build",
+    validate_parameters=False,
+    log_prints=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=1),
+)
 def build_flow(
     input_dir: str = "seeds",
     output_dir: str = "data",
@@ -493,7 +540,9 @@ def build_flow(
         return summary
 
 
-def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_bytes: int, logger) -> BuildSummary:
+def _build(
+    layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_bytes: int, logger
+) -> BuildSummary:
     run_id = _new_run_id()
     started = datetime.now(UTC)
     summary = BuildSummary(run_id, "running", str(Path(input_dir).resolve()), str(layout.root), None)
@@ -509,7 +558,9 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
     report: ValidationReport | None = None
     from flows.runs import record_run
 
-    record_run(layout, summary, started, None, None)  # visible as "running" until the final record replaces it
+    record_run(
+        layout, summary, started, None, None
+    )  # visible as "running" until the final record replaces it
     try:
         t = time.perf_counter()
         found = discover_task(input_dir, layout, prev)
@@ -524,13 +575,20 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
                 storage.link_part(prev, staging, table, part)  # type: ignore[arg-type]
         trimmed = [info for t in plan.trims for info in trim_part(prev, staging, t)]  # type: ignore[arg-type]
         if plan.corrupted_parts:
-            logger.warning("rebuilding %d corrupted published part(s): %s", len(plan.corrupted_parts), ", ".join(plan.corrupted_parts))
+            logger.warning(
+                "rebuilding %d corrupted published part(s): %s",
+                len(plan.corrupted_parts),
+                ", ".join(plan.corrupted_parts),
+            )
         steps["plan"] = time.perf_counter() - t
         summary.files_reused = len(plan.reuse_files)
         summary.corrupted_parts = plan.corrupted_parts
 
         t = time.perf_counter()
         ingested_at = datetime.now(UTC)
+        from flows.runner import wait_for_prewarm
+
+        wait_for_prewarm()  # the CLI's background imports must be done before batches import sklearn (deadlock)
         futures = [process_batch.submit(b, str(staging), version, ingested_at) for b in plan.batches]
         results: list[BatchResult] = []
         _report("batches", 0, len(futures))
@@ -558,9 +616,15 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         if prev_parts is not None and plan.reuse_parts:
             keep = set(plan.reuse_parts)
             parts_rows += [r for r in prev_parts.to_pylist() if r["part"] in keep]
-        storage.write_manifest(staging, "files", pa.Table.from_pylist(files_rows, schema=FILES_MANIFEST_SCHEMA))
-        storage.write_manifest(staging, "parts", pa.Table.from_pylist(parts_rows, schema=PARTS_MANIFEST_SCHEMA))
-        storage.write_manifest(staging, "inventory", pa.Table.from_pylist(found.inventory, schema=INVENTORY_SCHEMA))
+        storage.write_manifest(
+            staging, "files", pa.Table.from_pylist(files_rows, schema=FILES_MANIFEST_SCHEMA)
+        )
+        storage.write_manifest(
+            staging, "parts", pa.Table.from_pylist(parts_rows, schema=PARTS_MANIFEST_SCHEMA)
+        )
+        storage.write_manifest(
+            staging, "inventory", pa.Table.from_pylist(found.inventory, schema=INVENTORY_SCHEMA)
+        )
         storage.write_manifest(staging, "corpus", _corpus_manifest(staging))
 
         t = time.perf_counter()
@@ -571,12 +635,19 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         validated = storage.read_manifest(prev, "validated")
         already = set()
         if validated is not None:
-            already = {p for p, fp in zip(validated["part"].to_pylist(), validated["suites"].to_pylist(), strict=True)
-                       if fp == suites_fp} & set(plan.reuse_parts)
+            already = {
+                p
+                for p, fp in zip(validated["part"].to_pylist(), validated["suites"].to_pylist(), strict=True)
+                if fp == suites_fp
+            } & set(plan.reuse_parts)
         summary.parts_revalidated_skipped = len(already)
         storage.fault_point("validate")  # test seam (no-op otherwise)
         report = validate_task(
-            staging, layout.data_docs, [p for p in batch_parts if p not in already], found.n_discovered, batch_parts
+            staging,
+            layout.data_docs,
+            [p for p in batch_parts if p not in already],
+            found.n_discovered,
+            batch_parts,
         )
         steps["validate"] = time.perf_counter() - t
         summary.rows = _count_rows(staging)
@@ -591,7 +662,8 @@ def _build(layout: Layout, input_dir: str, full: bool, batch_docs: int, batch_by
         }
         if not report.success:
             raise ValidationFailed(
-                f"{len(report.failures)} expectation(s) failed; nothing was published", [asdict(f) for f in report.failures]
+                f"{len(report.failures)} expectation(s) failed; nothing was published",
+                [asdict(f) for f in report.failures],
             )
 
         storage.write_manifest(
@@ -626,7 +698,9 @@ def _artifacts(summary: BuildSummary, error: BaseException | None) -> None:
 
     try:
         create_markdown_artifact(
-            key="build-summary", markdown=summary_markdown(summary, error), description="claimscope build summary"
+            key="build-summary",
+            markdown=summary_markdown(summary, error),
+            description="claimscope build summary",
         )
         create_table_artifact(
             key="build-row-counts",
@@ -649,7 +723,11 @@ def _dashboard(layout: Layout, summary: BuildSummary, logger) -> None:
         return
     try:
         get_run_context()
-        create_link_artifact(key="build-dashboard", link=page.path.as_uri(), link_text="claimscope dashboard",
-                             description="the dashboard of the published dataset")
+        create_link_artifact(
+            key="build-dashboard",
+            link=page.path.as_uri(),
+            link_text="claimscope dashboard",
+            description="the dashboard of the published dataset",
+        )
     except Exception as exc:  # no run context, or the API is unreachable
         log.debug("no dashboard link artifact: %s", exc)

@@ -37,17 +37,27 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
 
 
 def fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}" + (f" [dim](hint: {hint})[/]" if hint else ""), highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold red]error:[/] {message}" + (f" [dim](hint: {hint})[/]" if hint else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
     return typer.Exit(code)
 
 
 @app.command()
 def build(
-    input: Annotated[Path, typer.Option("--input", "-i", help="Folder of articles (.txt .md .html .jsonl).")] = Path("seeds"),
+    input: Annotated[
+        Path, typer.Option("--input", "-i", help="Folder of articles (.txt .md .html .jsonl).")
+    ] = Path("seeds"),
     output: OutputOpt = Path("data"),
     full: Annotated[bool, typer.Option(help="Reprocess every document (ignore unchanged parts).")] = False,
-    wait: Annotated[bool, typer.Option(help="If another build holds the output folder, wait for it.")] = False,
-    workers: Annotated[int, typer.Option(min=1, help="Run batches on a local Dask cluster with N worker processes.")] = 1,
+    wait: Annotated[
+        bool, typer.Option(help="If another build holds the output folder, wait for it.")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Run batches on a local Dask cluster with N worker processes.")
+    ] = 1,
     dask_address: Annotated[
         str | None, typer.Option(help="Run batches on an existing Dask cluster (tcp://host:port).")
     ] = None,
@@ -65,8 +75,15 @@ def build(
 
     try:
         summary = run_build(
-            str(input), str(output), full=full, wait=wait, workers=workers, dask_address=dask_address,
-            batch_docs=batch_docs, progress=not quiet, console=console,
+            str(input),
+            str(output),
+            full=full,
+            wait=wait,
+            workers=workers,
+            dask_address=dask_address,
+            batch_docs=batch_docs,
+            progress=not quiet,
+            console=console,
         )
     except ClaimscopeError as exc:
         if getattr(exc, "failures", None):
@@ -80,7 +97,9 @@ def _print_failures(failures: list[dict]) -> None:
         col = f" on {f['column']}" if f.get("column") else ""
         n = f" ({f['unexpected_count']} unexpected)" if f.get("unexpected_count") else ""
         where = f" [{f['chunk']}]" if f.get("chunk") else ""
-        console.print(f"[red]✗[/] {f['suite']}: {f['expectation']}{col}{n}{where}", highlight=False, markup=True)
+        console.print(
+            f"[red]✗[/] {f['suite']}: {f['expectation']}{col}{n}{where}", highlight=False, markup=True
+        )
         for row in f.get("sample", [])[:3]:
             console.print(f"    {row}", highlight=False, markup=False)
 
@@ -97,10 +116,15 @@ def _print_summary(s) -> None:
         f"files: {s.files_discovered} discovered ({outcomes}); {s.files_reused} unchanged, {s.files_processed} processed",
         highlight=False,
     )
-    out.print(f"validation: {'passed' if s.validation.get('success') else 'FAILED'}; Data Docs: {s.data_docs}", highlight=False)
+    out.print(
+        f"validation: {'passed' if s.validation.get('success') else 'FAILED'}; Data Docs: {s.data_docs}",
+        highlight=False,
+    )
     out.print(f"published: {s.warehouse}  ({s.seconds.get('total', 0):.1f} s)", highlight=False)
     if s.status == "success":
-        out.print(f"dashboard: {s.dashboard or 'not generated (claimscope dashboard shows why)'}", highlight=False)
+        out.print(
+            f"dashboard: {s.dashboard or 'not generated (claimscope dashboard shows why)'}", highlight=False
+        )
 
 
 @app.command()
@@ -117,17 +141,23 @@ def validate(output: OutputOpt = Path("data")) -> None:
         out.print(f"{mark} {name}: {s['expectations']} expectations, {s['failed']} failed")
     if not report.success:
         _print_failures([f.__dict__ for f in report.failures])
-        raise fail(f"{len(report.failures)} expectation(s) failed", "see the Data Docs: " + str(report.data_docs))
+        raise fail(
+            f"{len(report.failures)} expectation(s) failed", "see the Data Docs: " + str(report.data_docs)
+        )
     out.print(f"all suites passed; Data Docs: {report.data_docs}")
 
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help='SQL, e.g. "SELECT claim_type, count(*) FROM claims GROUP BY 1"')],
+    sql: Annotated[
+        str, typer.Argument(help='SQL, e.g. "SELECT claim_type, count(*) FROM claims GROUP BY 1"')
+    ],
     output: OutputOpt = Path("data"),
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
     limit: Annotated[int, typer.Option(help="Rows to print in table format (0 = all).")] = 50,
-    max_width: Annotated[int, typer.Option(help="Truncate cells to this many characters in table format (0 = never).")] = 60,
+    max_width: Annotated[
+        int, typer.Option(help="Truncate cells to this many characters in table format (0 = never).")
+    ] = 60,
 ) -> None:
     """Run read-only SQL against the published warehouse and print the result."""
     import duckdb
@@ -179,7 +209,9 @@ def query(
 
 @app.command(name="eval")
 def eval_cmd(
-    gold: Annotated[Path, typer.Option(help="Gold folder (sections.jsonl, sentences.jsonl).")] = Path("eval/seeds_gold"),
+    gold: Annotated[Path, typer.Option(help="Gold folder (sections.jsonl, sentences.jsonl).")] = Path(
+        "eval/seeds_gold"
+    ),
     seeds: Annotated[Path, typer.Option(help="The articles the gold set labels.")] = Path("seeds"),
 ) -> None:
     """Score the extractor against the hand-labelled seeds gold set (precision, recall, F1 per attribute)."""
@@ -194,7 +226,6 @@ def eval_cmd(
         raise fail("below threshold: " + "; ".join(failures), "see docs/claims-rules.md")
 
 
-
 @app.command()
 def dashboard(output: OutputOpt = Path("data")) -> None:
     """Regenerate the static dashboard (<output>/dashboard/index.html) from the published warehouse."""
@@ -205,7 +236,10 @@ def dashboard(output: OutputOpt = Path("data")) -> None:
         page = write_dashboard(Layout.at(output))
     except ClaimscopeError as exc:
         raise fail(str(exc), exc.hint) from exc
-    out.print(f"dashboard: {page.path} ({len(page.charts)} charts; open it in a browser, no server needed)", highlight=False)
+    out.print(
+        f"dashboard: {page.path} ({len(page.charts)} charts; open it in a browser, no server needed)",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -250,9 +284,21 @@ def serve(
     try:
         parse_cron(cron, timezone)
     except ValueError as exc:
-        raise fail(f"bad schedule {cron!r} ({timezone}): {exc}", "five fields: minute hour day month weekday, e.g. '0 6 * * *'") from exc
-    serve_builds(input, output, cron=cron, timezone=timezone, name=name, run_now=run_now, port=port, ui=ui,
-                 say=lambda m: console.print(m, highlight=False, markup=False))
+        raise fail(
+            f"bad schedule {cron!r} ({timezone}): {exc}",
+            "five fields: minute hour day month weekday, e.g. '0 6 * * *'",
+        ) from exc
+    serve_builds(
+        input,
+        output,
+        cron=cron,
+        timezone=timezone,
+        name=name,
+        run_now=run_now,
+        port=port,
+        ui=ui,
+        say=lambda m: console.print(m, highlight=False, markup=False),
+    )
 
 
 def main() -> None:

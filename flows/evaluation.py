@@ -52,9 +52,16 @@ def predict(seeds_dir: Path, names: list[str]) -> tuple[list[PredHeading], list[
             raise EvalError(f"gold document {path} is missing: {exc.strerror}") from exc
         parsed = parse_file(raw, name).docs[0]
         rows = process_document(
-            parsed, SourceInfo(name, name, hashlib.sha256(raw).hexdigest(), len(raw)), ingested_at=now, pipeline_version="eval"
+            parsed,
+            SourceInfo(name, name, hashlib.sha256(raw).hexdigest(), len(raw)),
+            ingested_at=now,
+            pipeline_version="eval",
         )
-        headings += [PredHeading(name, s["heading"], s["level"]) for s in rows.sections if s["heading"] and s["kind"] != "title"]
+        headings += [
+            PredHeading(name, s["heading"], s["level"])
+            for s in rows.sections
+            if s["heading"] and s["kind"] != "title"
+        ]
         for srow, lab in zip(rows.sentences, rows.labels, strict=True):
             sentences.append(PredSentence(name, srow["char_start"], srow["char_end"], lab))
     return headings, sentences

@@ -14,15 +14,29 @@ from flows.settings import disable_flow_heartbeat
 from flows.storage import Layout
 from transforms.errors import DatasetMissing
 
+_prewarm: threading.Thread | None = None
+
 
 def _prewarm_imports() -> None:
-    """Import Great Expectations (~5 s) on another core while Prefect's temporary server boots (~8-12 s)."""
+    """Import Great Expectations (~5 s) on another core while Prefect's temporary server boots (~8-12 s).
+
+    The flow joins this thread (wait_for_prewarm) before its batches run: GX and scikit-learn both import
+    narwhals, and a batch importing sklearn while this thread imports GX could hit importlib's _DeadlockError,
+    which turned one random article into an `error` rejection (found by tests/flows/test_faults.py).
+    """
+    global _prewarm
 
     def work() -> None:
         import great_expectations  # noqa: F401
         import sklearn.decomposition  # noqa: F401
 
-    threading.Thread(target=work, name="prewarm-imports", daemon=True).start()
+    _prewarm = threading.Thread(target=work, name="prewarm-imports", daemon=True)
+    _prewarm.start()
+
+
+def wait_for_prewarm() -> None:
+    if _prewarm is not None:
+        _prewarm.join()
 
 
 def _shared_ephemeral_api() -> None:
@@ -115,5 +129,7 @@ def validate_published(output_dir: str):
     batch_parts = sorted({p for p in parts.column("part").to_pylist()}) if parts is not None else []
     import pyarrow.parquet as pq
 
-    n_inputs = sum(pq.ParquetFile(f).metadata.num_rows for f in Path(version, "inputs").glob("part-*.parquet"))
+    n_inputs = sum(
+        pq.ParquetFile(f).metadata.num_rows for f in Path(version, "inputs").glob("part-*.parquet")
+    )
     return validate_task.fn(version, layout.data_docs, batch_parts, n_inputs)

@@ -38,7 +38,9 @@ RUNS_SCHEMA = pa.schema(
         pa.field("rows", pa.map_(pa.string(), pa.int64())),
         pa.field("validation_success", pa.bool_()),
         pa.field("suites_run", pa.int64()),
-        pa.field("suite_failures", pa.map_(pa.string(), pa.int64())),  # suite -> failed expectations (0 = passed)
+        pa.field(
+            "suite_failures", pa.map_(pa.string(), pa.int64())
+        ),  # suite -> failed expectations (0 = passed)
         pa.field("expectations_evaluated", pa.int64()),
         pa.field("expectations_failed", pa.int64()),
         pa.field("failed_expectations", pa.list_(pa.string())),
@@ -93,7 +95,9 @@ def record_run(
         "validation_success": None if report is None else report.success,
         "suites_run": len(suites) if report else None,
         "suite_failures": sorted((name, s["failed"]) for name, s in suites.items()) if report else None,
-        "expectations_evaluated": sum(s["expectations"] * s["runs"] for s in suites.values()) if report else None,
+        "expectations_evaluated": sum(s["expectations"] * s["runs"] for s in suites.values())
+        if report
+        else None,
         "expectations_failed": len(report.failures) if report else None,
         "failed_expectations": [f.one_line() for f in report.failures] if report else None,
         "accuracy": list(summary.validation.get("accuracy", {}).items()) or None,

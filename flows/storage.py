@@ -143,7 +143,11 @@ def build_lock(layout: Layout, *, wait: bool = False, timeout: float = 3600.0) -
                 if not wait or time.monotonic() > deadline:
                     raise BuildLocked(f"another build is writing to {layout.root} ({holder})") from None
                 if not announced:
-                    print(f"waiting: another build is writing to {layout.root} ({holder})", file=sys.stderr, flush=True)
+                    print(
+                        f"waiting: another build is writing to {layout.root} ({holder})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     announced = True
                 time.sleep(0.5)
         os.ftruncate(fd, 0)
@@ -187,7 +191,9 @@ def write_part(directory: Path, table_name: str, part: str, table: pa.Table) -> 
     return PartInfo(table_name, part, table.num_rows, final.stat().st_size, file_sha256(final))
 
 
-def write_part_sql(con: duckdb.DuckDBPyConnection, directory: Path, table_name: str, part: str, sql: str) -> PartInfo:
+def write_part_sql(
+    con: duckdb.DuckDBPyConnection, directory: Path, table_name: str, part: str, sql: str
+) -> PartInfo:
     """Like write_part, for a query result DuckDB streams to Parquet itself (never materialised in Python)."""
     out_dir = directory / table_name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -250,13 +256,17 @@ def _sql_str(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def create_views(con: duckdb.DuckDBPyConnection, layout: Layout, version: Path, views: list[tuple[str, str]]) -> None:
+def create_views(
+    con: duckdb.DuckDBPyConnection, layout: Layout, version: Path, views: list[tuple[str, str]]
+) -> None:
     """Table views over the version's parts, `runs` over the run history, then the derived views in order."""
     for table_dir in sorted(p for p in version.iterdir() if p.is_dir() and not p.name.startswith("_")):
         glob = _sql_str(version / table_dir.name / "part-*.parquet")
         con.execute(f"CREATE OR REPLACE VIEW {table_dir.name} AS SELECT * FROM read_parquet({glob})")
     runs_glob = _sql_str(layout.runs / "*.parquet")
-    con.execute(f"CREATE OR REPLACE VIEW runs AS SELECT * FROM read_parquet({runs_glob}, union_by_name = true)")
+    con.execute(
+        f"CREATE OR REPLACE VIEW runs AS SELECT * FROM read_parquet({runs_glob}, union_by_name = true)"
+    )
     for _name, sql in views:
         con.execute(sql)
 

@@ -66,7 +66,9 @@ class ValidationReport:
 
 def quiet_gx_logging() -> None:
     """GX pins some module loggers to INFO at import ("Created temporary directory ..."); our summary says it."""
-    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")] + ["great_expectations"]:
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")] + [
+        "great_expectations"
+    ]:
         logger = logging.getLogger(name)
         if logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)

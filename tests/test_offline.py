@@ -17,9 +17,25 @@ def test_a_build_connects_to_loopback_only(tmp_path):
     log = tmp_path / "connect.log"
     cli = Path(sys.executable).with_name("claimscope")
     res = subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(log),
-         str(cli), "build", "-q", "-i", str(ROOT / "seeds"), "-o", str(tmp_path / "data")],
-        capture_output=True, text=True, timeout=600,
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect",
+            "-o",
+            str(log),
+            str(cli),
+            "build",
+            "-q",
+            "-i",
+            str(ROOT / "seeds"),
+            "-o",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     trace = log.read_text()

@@ -45,11 +45,30 @@ def _cues() -> tuple[re.Pattern[str], re.Pattern[str] | None, dict, frozenset[st
     boiler = re.compile("|".join(f"(?:{p})" for p in phrases), re.IGNORECASE) if phrases else None
     from transforms.lexicon import load_lines
 
-    stop = frozenset(w.lower() for w in load_lines("stopwords.txt")) | {"the", "a", "an", "of", "in", "to", "for", "and", "or", "is", "its", "it", "as", "on", "with", "by"}
+    stop = frozenset(w.lower() for w in load_lines("stopwords.txt")) | {
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "to",
+        "for",
+        "and",
+        "or",
+        "is",
+        "its",
+        "it",
+        "as",
+        "on",
+        "with",
+        "by",
+    }
     return instruction, boiler, cfg["repeated_phrase"], stop
 
 
-def find_artefacts(document_id: str, text: str, sections: Sequence[SectionSpan], section_ids: Sequence[str]) -> list[dict]:
+def find_artefacts(
+    document_id: str, text: str, sections: Sequence[SectionSpan], section_ids: Sequence[str]
+) -> list[dict]:
     instruction, boiler, rep, stop = _cues()
     rows: list[dict] = []
     for sec, sid in zip(sections, section_ids, strict=True):
@@ -59,7 +78,17 @@ def find_artefacts(document_id: str, text: str, sections: Sequence[SectionSpan],
                     continue  # "Explore the options" alone is an ordinary imperative heading
                 h0 = text.find(sec.heading, sec.heading_span[0], sec.heading_span[1])
                 start = (h0 if h0 >= 0 else sec.heading_span[0]) + m.start(1)
-                rows.append(_row(document_id, "instruction_heading", m.group(1).strip(), sid, start, start + len(m.group(1).rstrip()), 1))
+                rows.append(
+                    _row(
+                        document_id,
+                        "instruction_heading",
+                        m.group(1).strip(),
+                        sid,
+                        start,
+                        start + len(m.group(1).rstrip()),
+                        1,
+                    )
+                )
     if boiler is not None:
         for m in boiler.finditer(text):
             rows.append(_row(document_id, "boilerplate", m.group(0), None, m.start(), m.end(), 1))
@@ -68,7 +97,15 @@ def find_artefacts(document_id: str, text: str, sections: Sequence[SectionSpan],
 
 
 def _row(doc: str, kind: str, detail: str, sid: str | None, s: int, e: int, n: int) -> dict:
-    return {"document_id": doc, "kind": kind, "detail": detail, "section_id": sid, "char_start": s, "char_end": e, "occurrences": n}
+    return {
+        "document_id": doc,
+        "kind": kind,
+        "detail": detail,
+        "section_id": sid,
+        "char_start": s,
+        "char_end": e,
+        "occurrences": n,
+    }
 
 
 def _repeated_phrases(doc, text, sections, section_ids, rep, stop) -> list[dict]:
@@ -92,7 +129,9 @@ def _repeated_phrases(doc, text, sections, section_ids, rep, stop) -> list[dict]
             runs += [run] * len(found)
         paras.append((words, (p0, p1), runs, sid))
 
-    def count(cands: dict[int, list[int]], n: int) -> tuple[dict[tuple[str, ...], dict[int, int]], dict[int, list[int]]]:
+    def count(
+        cands: dict[int, list[int]], n: int
+    ) -> tuple[dict[tuple[str, ...], dict[int, int]], dict[int, list[int]]]:
         where: dict[tuple[str, ...], dict[int, int]] = {}
         for pi, ks in cands.items():
             words = paras[pi][0]
@@ -106,7 +145,8 @@ def _repeated_phrases(doc, text, sections, section_ids, rep, stop) -> list[dict]
         return frequent, keep
 
     cands = {
-        pi: [k for k in range(len(w) - lo + 1) if r[k] == r[k + lo - 1]] for pi, (w, _, r, _) in enumerate(paras)
+        pi: [k for k in range(len(w) - lo + 1) if r[k] == r[k + lo - 1]]
+        for pi, (w, _, r, _) in enumerate(paras)
     }
     frequent_by_n: dict[int, dict[tuple[str, ...], dict[int, int]]] = {}
     for n in range(lo, hi + 1):
@@ -147,4 +187,6 @@ def _repeated_phrases(doc, text, sections, section_ids, rep, stop) -> list[dict]
 @functools.lru_cache(maxsize=4096)
 def _locator(words: tuple[str, ...]) -> re.Pattern[str]:
     """The phrase's words separated by anything that is not a word (cached: templated text repeats phrases)."""
-    return re.compile(r"\b" + r"\W+".join(re.escape(w).replace("'", "['’]") for w in words) + r"\b", re.IGNORECASE)
+    return re.compile(
+        r"\b" + r"\W+".join(re.escape(w).replace("'", "['’]") for w in words) + r"\b", re.IGNORECASE
+    )

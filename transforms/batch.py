@@ -39,8 +39,8 @@ from transforms.topics import DOC_TERMS_SCHEMA, DOCUMENT_TOPICS_SCHEMA, assign_t
 MAX_SENTENCES_PER_DOCUMENT = 5_000
 # Labelling time grows with the square of a sentence's length (each cue scans to its clause's end), so the
 # budget is the sum of squared sentence lengths: one 22,000-char run-on "sentence", or 2,000,000 chars of
-# 250-char sentences. Measured on cue-dense keyword stuffing (the worst case): 5e8 ~ 6 s on a busy 2-core box;
-# ordinary prose labels 10-100 x faster than that.
+# 250-char sentences. Measured on cue-dense keyword stuffing (the worst case) at the budget: 2.1 s idle, ~4 s
+# on a busy 2-core box; unguarded, a 1.9 M-char run-on line of it would take hours. Prose labels far faster.
 MAX_LABEL_WORK = 500_000_000
 # Backstop, measured after the fact: a document that still took this long is rejected (`timeout`).
 DOCUMENT_SECONDS = 30.0
@@ -95,7 +95,9 @@ def process_inputs(
         n_docs = n_rej = 0
         fmt = None
 
-        def reject(path: str, reason: str, detail: str, nbytes: int, sha: str | None, rel: str = item.rel) -> None:
+        def reject(
+            path: str, reason: str, detail: str, nbytes: int, sha: str | None, rel: str = item.rel
+        ) -> None:
             nonlocal n_rej
             n_rej += 1
             rows["rejected_inputs"].append(
@@ -151,10 +153,18 @@ def process_inputs(
                 elapsed = time.perf_counter() - started
                 n_sent = result.document["n_sentences"]
                 if n_sent == 0:
-                    reject(path, "no_sentences", "no prose sentences found (only headings or lists?)", nbytes, sha)
+                    reject(
+                        path,
+                        "no_sentences",
+                        "no prose sentences found (only headings or lists?)",
+                        nbytes,
+                        sha,
+                    )
                     continue
                 if elapsed > DOCUMENT_SECONDS:
-                    reject(path, "timeout", f"took {elapsed:.1f} s > guard {DOCUMENT_SECONDS:.0f} s", nbytes, sha)
+                    reject(
+                        path, "timeout", f"took {elapsed:.1f} s > guard {DOCUMENT_SECONDS:.0f} s", nbytes, sha
+                    )
                     continue
                 n_docs += 1
                 rows["documents"].append(result.document)
@@ -182,7 +192,11 @@ def process_inputs(
         )
 
     t0 = time.perf_counter()
-    tables = {name: pa.Table.from_pylist(rows[name], schema=schema) for name, schema in BATCH_TABLES.items() if name != "doc_terms"}
+    tables = {
+        name: pa.Table.from_pylist(rows[name], schema=schema)
+        for name, schema in BATCH_TABLES.items()
+        if name != "doc_terms"
+    }
     t0 = timer.add("arrow", t0)
     tables["doc_terms"] = document_terms(tables["documents"])
     timer.add("terms", t0)
@@ -211,7 +225,9 @@ def check_label_work(doc: ParsedDoc) -> None:
                 work += (s1 - s0) ** 2
                 longest = max(longest, s1 - s0)
             if n > MAX_SENTENCES_PER_DOCUMENT:
-                raise InputRejected("too_large", f"at least {n:,} sentences > limit {MAX_SENTENCES_PER_DOCUMENT:,}")
+                raise InputRejected(
+                    "too_large", f"at least {n:,} sentences > limit {MAX_SENTENCES_PER_DOCUMENT:,}"
+                )
             if work > MAX_LABEL_WORK:
                 raise InputRejected(
                     "too_large",

@@ -180,7 +180,9 @@ def _compile(cfg: dict, ents: dict) -> Rules:
         return _words(_strings(node, f"claims.yaml {path}"), f"claims.yaml {path}")
 
     hedge_words = [
-        p for k in ("modal", "adverbs", "adjectives", "verbs", "phrases") for p in _strings(hedges[k], f"hedges.{k}")
+        p
+        for k in ("modal", "adverbs", "adjectives", "verbs", "phrases")
+        for p in _strings(hedges[k], f"hedges.{k}")
     ]
     entities: dict[str, Entity] = {}
     by_key: dict[str, Entity] = {}
@@ -188,7 +190,9 @@ def _compile(cfg: dict, ents: dict) -> Rules:
     for i, e in enumerate(ents["entities"]):
         ent = Entity(str(e["name"]), str(e["type"]), e.get("parent"), bool(e.get("direction", False)))
         if ent.type not in ENTITY_TYPES:
-            raise LexiconError(f"entities.yaml: {ent.name}: unknown type {ent.type!r} (one of {', '.join(ENTITY_TYPES)})")
+            raise LexiconError(
+                f"entities.yaml: {ent.name}: unknown type {ent.type!r} (one of {', '.join(ENTITY_TYPES)})"
+            )
         entities[ent.name] = ent
         by_key[f"e{i}"] = ent
         for syn in _strings(e["synonyms"], f"entities.yaml {ent.name}"):
@@ -366,7 +370,9 @@ def _structure(s: str, r: Rules) -> _Sentence:
                 end = _clause_end(s, sm.end(), r)
                 sent.scopes.append(_Span(sm.start(), min(end, aux.start()) if aux else end, kind))
             else:  # inquiry_clause counts as an inquiry
-                sent.scopes.append(_Span(sm.start(), _clause_end(s, sm.end(), r), kind.removesuffix("_clause")))
+                sent.scopes.append(
+                    _Span(sm.start(), _clause_end(s, sm.end(), r), kind.removesuffix("_clause"))
+                )
     return sent
 
 
@@ -375,7 +381,9 @@ _AUXILIARY = re.compile(
     r"remains?)(?![\w-])",
     re.IGNORECASE,
 )
-_CLAUSE_OPENER = re.compile(r"(?:[;:]|,\s+(?:and|but|though|although|while|whereas|yet|so)\b|\b(?:that|which)\b)\s*", re.I)
+_CLAUSE_OPENER = re.compile(
+    r"(?:[;:]|,\s+(?:and|but|though|although|while|whereas|yet|so)\b|\b(?:that|which)\b)\s*", re.I
+)
 
 
 def _clause_start(s: str, pos: int, floor: int) -> int:
@@ -421,9 +429,13 @@ _VERB = re.compile(
 _DEMONSTRATIVE = re.compile(r"(?:this|these|that|those|such)\b", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:its|their)\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"(?:it|they|it['’]s)\b", re.IGNORECASE)
-_THE_NOUN = re.compile(r"the (?:\w+ )?(?:plant|herb|tree|substance|compound|leaf|leaves|botanical|alkaloids?)\b", re.I)
+_THE_NOUN = re.compile(
+    r"the (?:\w+ )?(?:plant|herb|tree|substance|compound|leaf|leaves|botanical|alkaloids?)\b", re.I
+)
 # Nouns that name the plant itself ("this herb", "the plant") rather than a product or a compound of it.
-_PLANT_NOUNS = frozenset(["plant", "herb", "tree", "leaf", "leaves", "botanical", "substance", "remedy", "supplement"])
+_PLANT_NOUNS = frozenset(
+    ["plant", "herb", "tree", "leaf", "leaves", "botanical", "substance", "remedy", "supplement"]
+)
 _COMPOUND_NOUNS = frozenset(["compound", "alkaloid", "constituent", "molecule"])
 _INTRO_ADJUNCT = re.compile(
     r"(?:(?:during|in|by|when|with|as|for|after|before|since|if|through|unlike|compared|upon|among|on|at|"
@@ -522,12 +534,26 @@ def label_sentences(text: str, sentences: Sequence[SentenceInput]) -> list[Sente
         ctx.prev_subject = subject or ctx.prev_subject
         ctx.prev_compounds = [m.entity for m in a.mentions if m.entity_type == "compound"]
         entities = tuple(
-            EntityMention(m.entity, m.entity_type, inp.start + m.start, inp.start + m.end, m.polarity, m.direction)
+            EntityMention(
+                m.entity, m.entity_type, inp.start + m.start, inp.start + m.end, m.polarity, m.direction
+            )
             for m in a.mentions
         )
         out.append(
-            SentenceLabels(a.role, a.claim_type, a.types, a.certainty, a.negated, a.evidence, a.stance, subject,
-                           a.cues, entities, a.proposition, a.signature)
+            SentenceLabels(
+                a.role,
+                a.claim_type,
+                a.types,
+                a.certainty,
+                a.negated,
+                a.evidence,
+                a.stance,
+                subject,
+                a.cues,
+                entities,
+                a.proposition,
+                a.signature,
+            )
         )
     return out
 
@@ -535,7 +561,9 @@ def label_sentences(text: str, sentences: Sequence[SentenceInput]) -> list[Sente
 def document_focus(mentions: Iterable[EntityMention]) -> str | None:
     """The substance or product the document mentions most (by its root: K shots count for kratom)."""
     counts: Counter[str] = Counter(
-        root_of(m.entity) or m.entity for m in mentions if m.entity_type in ("substance", "product", "compound")
+        root_of(m.entity) or m.entity
+        for m in mentions
+        if m.entity_type in ("substance", "product", "compound")
     )
     if not counts:
         return None
@@ -582,7 +610,10 @@ def _analyse(s: str) -> _Analysis:
     mentions = [
         (m.start(), m.end(), r.entity_groups[m.lastgroup])
         for m in r.entity_re.finditer(s)
-        if m.lastgroup and (r.entity_groups[m.lastgroup].type == "organisation" or not _overlaps(m.start(), m.end(), sources))
+        if m.lastgroup
+        and (
+            r.entity_groups[m.lastgroup].type == "organisation" or not _overlaps(m.start(), m.end(), sources)
+        )
     ]
     advice = _advice_hits(st, r, st.lead)
     main_directive = any(a >= st.main for a, _, _ in advice)
@@ -604,7 +635,11 @@ def _analyse(s: str) -> _Analysis:
         if not st.in_scope(a, "inquiry", "beneficiary") and not _overlaps(a, b, exempt):
             negs.append((a, b, word))
     for a, b, word in _hits(r.negation, s, st.main):
-        if _overlaps(a, b, exempt) or _overlaps(a, b, negs) or st.in_scope(a, "inquiry", "reason", "beneficiary"):
+        if (
+            _overlaps(a, b, exempt)
+            or _overlaps(a, b, negs)
+            or st.in_scope(a, "inquiry", "reason", "beneficiary")
+        ):
             continue
         negs.append((a, b, word))
 
@@ -662,9 +697,20 @@ def _analyse(s: str) -> _Analysis:
     negated = role == "claim" and bool(negs)
     directions = sorted({f"{m.entity}:{m.direction}" for m in entities if m.direction})
     signature = ";".join(["negated" if negated else "affirmed", *directions])
-    return _Analysis(role, claim_type, types, certainty, negated, evidence, stance,
-                     tuple(dict.fromkeys(cues + ev_cues)), entities, np, proposition(s, r) if role == "claim" else "",
-                     signature)
+    return _Analysis(
+        role,
+        claim_type,
+        types,
+        certainty,
+        negated,
+        evidence,
+        stance,
+        tuple(dict.fromkeys(cues + ev_cues)),
+        entities,
+        np,
+        proposition(s, r) if role == "claim" else "",
+        signature,
+    )
 
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": " ", "–": " "})
@@ -714,7 +760,9 @@ def _stemmer():
 
 
 def _can_is_ability(s: str, a: int, b: int, r: Rules) -> bool:
-    return any(m.start() <= a < m.end() for m in r.can_ability.finditer(s, max(0, a - 40), min(len(s), b + 60)))
+    return any(
+        m.start() <= a < m.end() for m in r.can_ability.finditer(s, max(0, a - 40), min(len(s), b + 60))
+    )
 
 
 def _advice_hits(st: _Sentence, r: Rules, lo: int) -> list[Hit]:
@@ -730,8 +778,14 @@ def _advice_hits(st: _Sentence, r: Rules, lo: int) -> list[Hit]:
     return hits
 
 
-def _role(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[tuple[int, int, Entity, str]],
-          hedges: list[Hit], advice: list[Hit]) -> str:
+def _role(
+    st: _Sentence,
+    r: Rules,
+    type_hits: dict[str, list[Hit]],
+    ment: list[tuple[int, int, Entity, str]],
+    hedges: list[Hit],
+    advice: list[Hit],
+) -> str:
     s = st.s
     if r.meta.search(s) or r.meta_title.match(s, st.lead):
         return "meta"
@@ -739,7 +793,9 @@ def _role(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[t
     framing = r.meta_framing.match(s, st.main) or (adj and r.meta_framing.match(s, adj.end()))
     if framing:
         # "Understanding X is crucial" frames the text, unless something before it asserts a fact.
-        before = any(a < framing.start() for t, hits in type_hits.items() if t != "research" for a, _, _ in hits)
+        before = any(
+            a < framing.start() for t, hits in type_hits.items() if t != "research" for a, _, _ in hits
+        )
         return "claim" if before else "meta"
     if not advice:
         return "claim"
@@ -749,10 +805,15 @@ def _role(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[t
         c0, c1 = st.concession
         if any(c0 <= a < c1 for hits in [*type_hits.values(), hedges] for a, _, _ in hits):
             return "claim"
-    if any(e.type == "harm" and e.name not in _GENERIC_HARMS and p in ("affirmed", "negated") for _, _, e, p in ment):
+    if any(
+        e.type == "harm" and e.name not in _GENERIC_HARMS and p in ("affirmed", "negated")
+        for _, _, e, p in ment
+    ):
         return "claim"
     for sp in st.scopes:
-        if sp.kind == "reason" and any(sp.start <= a < sp.end for hits in type_hits.values() for a, _, _ in hits):
+        if sp.kind == "reason" and any(
+            sp.start <= a < sp.end for hits in type_hits.values() for a, _, _ in hits
+        ):
             return "claim"
     return "advice"
 
@@ -791,11 +852,19 @@ def _count(spans: Iterable[tuple[int, int]], lo: int) -> int:
     return n
 
 
-def _stance(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list[tuple[int, int, Entity, str]],
-            role: str, main_directive: bool) -> str:
+def _stance(
+    st: _Sentence,
+    r: Rules,
+    type_hits: dict[str, list[Hit]],
+    ment: list[tuple[int, int, Entity, str]],
+    role: str,
+    main_directive: bool,
+) -> str:
     s = st.s
 
-    def free(a: int) -> bool:  # stance words inside an inquiry or about a beneficiary are not the text's stance
+    def free(
+        a: int,
+    ) -> bool:  # stance words inside an inquiry or about a beneficiary are not the text's stance
         return not st.in_scope(a, "inquiry", "beneficiary")
 
     def reduced(a: int) -> bool:  # "mitigating the risks", "less risk of"
@@ -822,7 +891,12 @@ def _stance(st: _Sentence, r: Rules, type_hits: dict[str, list[Hit]], ment: list
     for a, b, w in type_hits["safety"]:
         if _overlaps(a, b, harm_spans) or not free(a):
             continue
-        good = w.lower().split()[0] in _ASSURANCES or w.lower().startswith("non-") or reduced(a) or _overlaps(a, b, assurances)
+        good = (
+            w.lower().split()[0] in _ASSURANCES
+            or w.lower().startswith("non-")
+            or reduced(a)
+            or _overlaps(a, b, assurances)
+        )
         (benefit if good else risk).append((a, b))
 
     def score(lo: int) -> str:

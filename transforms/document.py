@@ -288,7 +288,14 @@ def process_document(
     }
     artefacts = find_artefacts(doc_id, text, sections, section_ids)
     return DocumentRows(
-        document, section_rows, sentences, claims, entities, artefacts, labels, [(i.start, i.end) for i in inputs]
+        document,
+        section_rows,
+        sentences,
+        claims,
+        entities,
+        artefacts,
+        labels,
+        [(i.start, i.end) for i in inputs],
     )
 
 

@@ -48,4 +48,4 @@ class DatasetMissing(ClaimscopeError):
 
 
 class QueryError(ClaimscopeError):
-    hint = "check the SQL; `claimscope query \"SHOW TABLES\"` lists the views"
+    hint = 'check the SQL; `claimscope query "SHOW TABLES"` lists the views'

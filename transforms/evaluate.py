@@ -101,7 +101,9 @@ def macro_f1(scores: dict[str, Score]) -> float:
     return sum(present) / len(present) if present else 0.0
 
 
-def _match(gold: list[dict], pred: list[PredSentence]) -> tuple[list[PredSentence | None], list[PredSentence]]:
+def _match(
+    gold: list[dict], pred: list[PredSentence]
+) -> tuple[list[PredSentence | None], list[PredSentence]]:
     """Best-overlap predicted sentence per gold sentence, and the predicted sentences matching no gold one."""
     by_doc: dict[str, list[PredSentence]] = {}
     for p in pred:
@@ -123,7 +125,10 @@ def _match(gold: list[dict], pred: list[PredSentence]) -> tuple[list[PredSentenc
 
 
 def score(
-    gold_sections: list[dict], gold_sentences: list[dict], pred_headings: list[PredHeading], pred: list[PredSentence]
+    gold_sections: list[dict],
+    gold_sentences: list[dict],
+    pred_headings: list[PredHeading],
+    pred: list[PredSentence],
 ) -> Report:
     rep = Report()
 
@@ -137,9 +142,14 @@ def score(
 
     matched, unmatched = _match(gold_sentences, pred)
     exact = sum(
-        1 for g, p in zip(gold_sentences, matched, strict=True) if p and (p.char_start, p.char_end) == (g["char_start"], g["char_end"])
+        1
+        for g, p in zip(gold_sentences, matched, strict=True)
+        if p and (p.char_start, p.char_end) == (g["char_start"], g["char_end"])
     )
-    rep.metrics["sentence_offsets_exact"] = (exact / len(gold_sentences) if gold_sentences else 1.0, len(gold_sentences))
+    rep.metrics["sentence_offsets_exact"] = (
+        exact / len(gold_sentences) if gold_sentences else 1.0,
+        len(gold_sentences),
+    )
 
     role_pairs = [(g["role"], p.role if p else "none") for g, p in zip(gold_sentences, matched, strict=True)]
     role_pairs += [("none", p.role) for p in unmatched]
@@ -155,7 +165,10 @@ def score(
     rep.per_class["claim_type"] = per_class(claim_attr("claim_type"), TYPE_ORDER)
     rep.metrics["claim_type_macro_f1"] = (macro_f1(rep.per_class["claim_type"]), len(claims))
     rep.per_class["certainty"] = per_class(claim_attr("certainty"), ("hedged", "asserted"))
-    rep.metrics["certainty_hedged_f1"] = (rep.per_class["certainty"]["hedged"].f1, rep.per_class["certainty"]["hedged"].support)
+    rep.metrics["certainty_hedged_f1"] = (
+        rep.per_class["certainty"]["hedged"].f1,
+        rep.per_class["certainty"]["hedged"].support,
+    )
     neg = per_class([(bool(g), bool(p)) for g, p in claim_attr("negated")], (True, False))
     rep.per_class["negated"] = neg
     rep.metrics["negated_f1"] = (neg["True"].f1, neg["True"].support)
@@ -168,16 +181,26 @@ def score(
         tp, fp, fn = tp + len(gt & pt), fp + len(pt - gt), fn + len(gt - pt)
     rep.metrics["types_micro_f1"] = (prf(tp, fp, fn).f1, sum(len(g["types"]) for g, _ in claims))
 
-    ev_pairs = [(g["evidence"], p.evidence if p else "none") for g, p in zip(gold_sentences, matched, strict=True)]
+    ev_pairs = [
+        (g["evidence"], p.evidence if p else "none") for g, p in zip(gold_sentences, matched, strict=True)
+    ]
     rep.per_class["evidence"] = per_class(ev_pairs, EVIDENCE)
-    rep.metrics["evidence_accuracy"] = (sum(1 for g, p in ev_pairs if g == p) / len(ev_pairs) if ev_pairs else 1.0, len(ev_pairs))
+    rep.metrics["evidence_accuracy"] = (
+        sum(1 for g, p in ev_pairs if g == p) / len(ev_pairs) if ev_pairs else 1.0,
+        len(ev_pairs),
+    )
 
-    st_pairs = [(g["stance"], p.stance if p else "none") for g, p in zip(gold_sentences, matched, strict=True)]
+    st_pairs = [
+        (g["stance"], p.stance if p else "none") for g, p in zip(gold_sentences, matched, strict=True)
+    ]
     rep.per_class["stance"] = per_class(st_pairs, STANCES)
     rep.metrics["stance_macro_f1"] = (macro_f1(rep.per_class["stance"]), len(st_pairs))
 
     subj = [(g["subject"], p.subject if p else None) for g, p in claims]
-    rep.metrics["subject_accuracy"] = (sum(1 for g, p in subj if g == p) / len(subj) if subj else 1.0, len(subj))
+    rep.metrics["subject_accuracy"] = (
+        sum(1 for g, p in subj if g == p) / len(subj) if subj else 1.0,
+        len(subj),
+    )
 
     # Cues: does the prediction name the words the annotator named (a gold cue counts when a predicted cue
     # contains it or is contained in it: "may" vs "may help")?
@@ -202,8 +225,16 @@ def score(
                     if g[name] != getattr(p, name):
                         diffs[name] = (g[name], getattr(p, name))
         if diffs:
-            rep.errors.append({"kind": "sentence", "doc": g["doc"], "start": g["char_start"], "text": g["text"], "diffs": diffs,
-                               "cues": list(p.cues) if p else []})
+            rep.errors.append(
+                {
+                    "kind": "sentence",
+                    "doc": g["doc"],
+                    "start": g["char_start"],
+                    "text": g["text"],
+                    "diffs": diffs,
+                    "cues": list(p.cues) if p else [],
+                }
+            )
     return rep
 
 
@@ -236,7 +267,9 @@ def format_report(rep: Report, thresholds: dict[str, float]) -> str:
     for name, (value, support) in rep.metrics.items():
         target = thresholds.get(name)
         mark = "" if target is None else ("  ok" if value >= target else "  BELOW")
-        lines.append(f"{name:<26}{value:>8.3f}{'' if target is None else f'{target:>9.2f}':>9}  {support:>5}{mark}")
+        lines.append(
+            f"{name:<26}{value:>8.3f}{'' if target is None else f'{target:>9.2f}':>9}  {support:>5}{mark}"
+        )
     for attr, scores in rep.per_class.items():
         lines.append("")
         lines.append(f"{attr:<26}{'P':>8}{'R':>8}{'F1':>8}  {'n':>5}")

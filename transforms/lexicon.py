@@ -32,7 +32,9 @@ _CACHES: list[tuple[Callable[[], Any], bool]] = []  # (cached function, compile 
 _loaded: str | None = None  # fingerprint of the files the caches were filled from
 
 
-def lexicon_cache(fn: Callable[..., T] | None = None, *, eager: bool = False, maxsize: int | None = None) -> Any:
+def lexicon_cache(
+    fn: Callable[..., T] | None = None, *, eager: bool = False, maxsize: int | None = None
+) -> Any:
     """functools.cache (or an LRU of `maxsize`) for anything computed from lexicon files; dropped together by
     `refresh()`."""
 

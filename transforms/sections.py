@@ -33,9 +33,7 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 @lexicon_cache
 def _section_cues() -> tuple[re.Pattern[str], re.Pattern[str], frozenset[str]]:
     cues = load_yaml("sections.yaml")
-    conclusion_heading = re.compile(
-        r"^(?:" + "|".join(cues["conclusion_headings"]) + r")\b", re.IGNORECASE
-    )
+    conclusion_heading = re.compile(r"^(?:" + "|".join(cues["conclusion_headings"]) + r")\b", re.IGNORECASE)
     conclusion_opener = re.compile(r"^(?:" + "|".join(cues["conclusion_openers"]) + r")\b", re.IGNORECASE)
     minor = frozenset(cues["title_case_minor_words"].lower().split())
     return conclusion_heading, conclusion_opener, minor
@@ -183,7 +181,11 @@ def _blocks(text: str, lines: list[Line], heading_marks: dict[int, tuple[int, st
             width is not None
             and (ln.end - ln.start) >= 0.6 * width
             and not _WRAP_END.search(ln.text)
-            and not (blocks[-1].n_lines == 1 and _heading_shape(ln.text, minor)[0] and (ln.end - ln.start) < 0.6 * width)
+            and not (
+                blocks[-1].n_lines == 1
+                and _heading_shape(ln.text, minor)[0]
+                and (ln.end - ln.start) < 0.6 * width
+            )
         )
     return blocks
 
@@ -250,13 +252,24 @@ def segment_sections(
                 continue
             ok, level = _heading_shape(b.text, minor)
             nxt = blocks[k + 1]
-            if ok and (nxt.kind in ("prose", "item")) and not (nxt.kind == "prose" and _heading_shape(nxt.text, minor)[0] and k + 2 < len(blocks) and blocks[k + 2].kind != "prose"):
+            if (
+                ok
+                and (nxt.kind in ("prose", "item"))
+                and not (
+                    nxt.kind == "prose"
+                    and _heading_shape(nxt.text, minor)[0]
+                    and k + 2 < len(blocks)
+                    and blocks[k + 2].kind != "prose"
+                )
+            ):
                 b.kind, b.level, b.heading = "heading", level, b.text.rstrip(":").strip()
         _drop_heading_runs(blocks)
 
     sections: list[SectionSpan] = []
 
-    def add(kind: str, bl: list[Block], heading: Block | None = None, entries: list[str] | None = None) -> None:
+    def add(
+        kind: str, bl: list[Block], heading: Block | None = None, entries: list[str] | None = None
+    ) -> None:
         if not bl and heading is None:
             return
         first = heading or bl[0]
@@ -298,7 +311,11 @@ def segment_sections(
         if len(pre) > 1:
             add("introduction" if has_structure else "body", pre[1:])
     if contents is not None and k == contents[0]:
-        add("contents", blocks[contents[0] : contents[1]], entries=[_strip_bullet(b.text)[0] for b in blocks[contents[0] : contents[1]]])
+        add(
+            "contents",
+            blocks[contents[0] : contents[1]],
+            entries=[_strip_bullet(b.text)[0] for b in blocks[contents[0] : contents[1]]],
+        )
         k = contents[1]
 
     # Headed sections; anything before the first heading after the contents list is more introduction.
@@ -321,14 +338,21 @@ def segment_sections(
         _last_head, last_blocks = headed[-1]
         # A contents list enumerates the headed sections; an article laid out that way closes with an
         # unheaded paragraph that the list does not name (the seeds' template).
-        if len(last_blocks) >= 2 and last_blocks[-1].kind == "prose" and (
-            contents is not None or conclusion_opener.match(last_blocks[-1].text)
+        if (
+            len(last_blocks) >= 2
+            and last_blocks[-1].kind == "prose"
+            and (contents is not None or conclusion_opener.match(last_blocks[-1].text))
         ):
             tail = [last_blocks.pop()]
 
     for heading, bl in body_groups:
         if heading is None:
-            add("introduction" if sections and sections[-1].kind in ("contents", "summary", "introduction", "title") else "body", bl)
+            add(
+                "introduction"
+                if sections and sections[-1].kind in ("contents", "summary", "introduction", "title")
+                else "body",
+                bl,
+            )
         elif conclusion_heading.match(heading.heading or ""):
             add("conclusion", bl, heading)
         else:
@@ -342,5 +366,11 @@ def _drop_heading_runs(blocks: list[Block]) -> None:
     """Two bare "headings" in a row that are not a heading + sub-heading pair are list-like prose lines."""
     for k in range(len(blocks) - 1):
         a, b = blocks[k], blocks[k + 1]
-        if a.kind == "heading" and b.kind == "heading" and a.level >= b.level and a.level == 1 and b.level == 1:
+        if (
+            a.kind == "heading"
+            and b.kind == "heading"
+            and a.level >= b.level
+            and a.level == 1
+            and b.level == 1
+        ):
             a.kind, a.level, a.heading = "prose", 0, None

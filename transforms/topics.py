@@ -128,7 +128,13 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
         key=lambda x: (-x[0], x[1]),
     )
     return [
-        {"document_id": document_id, "topic_id": tid, "score": round(score, 4), "rank": r + 1, "method": "taxonomy"}
+        {
+            "document_id": document_id,
+            "topic_id": tid,
+            "score": round(score, 4),
+            "rank": r + 1,
+            "method": "taxonomy",
+        }
         for r, (score, tid) in enumerate(scored[: settings.max_topics_per_document])
     ]
 

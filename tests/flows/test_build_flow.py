@@ -39,9 +39,20 @@ def test_build_publishes_a_validated_dataset(built):
     out, summary = built
     assert summary.status == "success"
     assert summary.validation["success"] is True
-    counts = dict(q(out, "SELECT 'documents', count(*) FROM documents UNION ALL SELECT 'claims', count(*) FROM claims"))
+    counts = dict(
+        q(out, "SELECT 'documents', count(*) FROM documents UNION ALL SELECT 'claims', count(*) FROM claims")
+    )
     assert counts["documents"] == 5 and counts["claims"] > 50
-    for view in ("documents", "sections", "sentences", "claims", "topics", "document_topics", "rejected_inputs", "runs"):
+    for view in (
+        "documents",
+        "sections",
+        "sentences",
+        "claims",
+        "topics",
+        "document_topics",
+        "rejected_inputs",
+        "runs",
+    ):
         assert q(out, f"SELECT count(*) FROM {view}")[0][0] >= 0
     assert (Layout.at(out).data_docs / "index.html").exists()
     status, n_claims = q(out, "SELECT status, rows['claims'] FROM runs")[0]
@@ -58,16 +69,24 @@ def test_every_offset_slices_its_text(built):
         """,
     )[0][0]
     assert bad == 0
-    assert q(out, "SELECT count(*) FROM claims c JOIN sentences s USING (sentence_id) WHERE c.text <> s.text")[0][0] == 0
+    assert (
+        q(out, "SELECT count(*) FROM claims c JOIN sentences s USING (sentence_id) WHERE c.text <> s.text")[
+            0
+        ][0]
+        == 0
+    )
 
 
 def test_counts_agree(built):
     out, _ = built
-    assert q(
-        out,
-        """SELECT count(*) FROM documents d
+    assert (
+        q(
+            out,
+            """SELECT count(*) FROM documents d
            WHERE n_claims <> (SELECT count(*) FROM claims c WHERE c.document_id = d.document_id)""",
-    )[0][0] == 0
+        )[0][0]
+        == 0
+    )
 
 
 def test_prefect_run_has_summary_artifact(built):
@@ -75,7 +94,9 @@ def test_prefect_run_has_summary_artifact(built):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        arts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["build-summary"])))
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["build-summary"]))
+        )
     assert arts and "claimscope build" in arts[0].data
 
 
@@ -111,7 +132,9 @@ def test_views_read_only_from_another_directory_during_a_build(seeds_copy, tmp_p
     )
     proc = subprocess.Popen([sys.executable, "-c", reader], cwd="/", stdout=subprocess.PIPE, text=True)
     try:
-        (seeds_copy / "000_8a4ef0c6c9ed8294.txt").write_text("Changed. Kratom may help with pain.\nMore text here.\n")
+        (seeds_copy / "000_8a4ef0c6c9ed8294.txt").write_text(
+            "Changed. Kratom may help with pain.\nMore text here.\n"
+        )
         summary = build_flow(str(seeds_copy), str(out))
         assert summary.files_reused == 4 and summary.files_processed == 1
     finally:
@@ -133,7 +156,9 @@ def test_corrupted_staged_table_fails_validation_and_nothing_is_published(seeds_
         result = real(*args, **kwargs)
         claims = result.tables["claims"]
         ends = pa.compute.add(claims["char_end"], 7)  # offsets no longer slice the claim text
-        result.tables["claims"] = claims.set_column(claims.schema.get_field_index("char_end"), "char_end", ends)
+        result.tables["claims"] = claims.set_column(
+            claims.schema.get_field_index("char_end"), "char_end", ends
+        )
         return result
 
     monkeypatch.setattr(build_mod, "process_inputs", corrupting)
@@ -178,8 +203,8 @@ def test_a_regressed_extractor_fails_validation_and_nothing_is_published(seeds_c
 
     import yaml
 
-    from transforms import lexicon
     from tests.conftest import ROOT
+    from transforms import lexicon
 
     out = tmp_path / "data"
     build_flow(str(seeds_copy), str(out))
@@ -202,7 +227,9 @@ def test_a_regressed_extractor_fails_validation_and_nothing_is_published(seeds_c
     assert failed and failed[0]["column"] == "passed"
     assert any("certainty_hedged_f1" in str(row) for f in failed for row in f["sample"])
     assert (os.readlink(layout.current), layout.warehouse.read_bytes()) == before
-    assert q(out, "SELECT status, accuracy_passed FROM runs ORDER BY started_at DESC LIMIT 1") == [("validation_failed", False)]
+    assert q(out, "SELECT status, accuracy_passed FROM runs ORDER BY started_at DESC LIMIT 1") == [
+        ("validation_failed", False)
+    ]
 
 
 def test_analyst_views_on_the_seeds(built):
@@ -224,11 +251,18 @@ def test_analyst_views_on_the_seeds(built):
     assert cards["000"][2] >= 2  # "non-addictive" twice
     assert cards["003"][3] >= 1 and cards["004"][3] >= 1  # prolactin; hyperpigmentation
     assert all(c[4] for c in cards.values()) and all(abs(c[5] - 1) < 1e-9 for c in cards.values())
-    (n_members, n_articles), = q(out, "SELECT n_members, n_articles FROM claim_families ORDER BY n_members DESC LIMIT 1")
+    ((n_members, n_articles),) = q(
+        out, "SELECT n_members, n_articles FROM claim_families ORDER BY n_members DESC LIMIT 1"
+    )
     assert n_members >= 6 and n_articles >= 3
     kinds = {r[0] for r in q(out, "SELECT DISTINCT kind || '/' || scope FROM contradictions")}
     assert {"polarity/same_article", "polarity/cross_article", "direction/same_article"} <= kinds
-    assert q(out, "SELECT count(*) FROM contradictions WHERE text_a IS NULL OR text_b IS NULL OR source_path_a IS NULL") == [(0,)]
+    assert q(
+        out,
+        "SELECT count(*) FROM contradictions WHERE text_a IS NULL OR text_b IS NULL OR source_path_a IS NULL",
+    ) == [(0,)]
     topics = dict(q(out, "SELECT method, count(*) FROM topics GROUP BY 1"))
     assert topics.get("taxonomy", 0) >= 10
-    assert q(out, "SELECT count(DISTINCT document_id) FROM document_topics WHERE method = 'taxonomy'") == [(5,)]
+    assert q(out, "SELECT count(DISTINCT document_id) FROM document_topics WHERE method = 'taxonomy'") == [
+        (5,)
+    ]

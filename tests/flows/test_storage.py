@@ -81,10 +81,12 @@ def test_connect_readonly_without_dataset_is_a_named_error(tmp_path):
 
 def test_second_build_lock_is_refused_with_holder(tmp_path):
     layout = Layout.at(tmp_path)
-    with storage.build_lock(layout):
-        with pytest.raises(BuildLocked, match=f"pid {os.getpid()}"):
-            with storage.build_lock(layout):
-                pass
+    with (
+        storage.build_lock(layout),
+        pytest.raises(BuildLocked, match=f"pid {os.getpid()}"),
+        storage.build_lock(layout),
+    ):
+        pass
     with storage.build_lock(layout):  # released
         pass
 
@@ -102,9 +104,8 @@ def test_lock_of_a_killed_process_is_released(tmp_path):
         text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(BuildLocked):
-        with storage.build_lock(Layout.at(tmp_path)):
-            pass
+    with pytest.raises(BuildLocked), storage.build_lock(Layout.at(tmp_path)):
+        pass
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     deadline = time.monotonic() + 5

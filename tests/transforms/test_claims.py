@@ -238,14 +238,22 @@ def test_claim_type(sentence, claim_type):
     "sentence, present, absent",
     [
         # the object of an inquiry is not claimed
-        ("Further research is needed to understand kratom's safety and efficacy.", {"research"}, {"safety", "efficacy"}),
+        (
+            "Further research is needed to understand kratom's safety and efficacy.",
+            {"research"},
+            {"safety", "efficacy"},
+        ),
         ("Its long-term effects on brain chemistry are still being researched.", {"research"}, {"mechanism"}),
         # how it is regarded is usage, not an efficacy claim
         ("Kratom has gained attention as an aid for managing withdrawal.", {"usage"}, {"efficacy"}),
         # a beneficiary's situation is not claimed
         ("Kratom offers a safer option for people seeking relief from pain.", {"safety"}, {"efficacy"}),
         # a symptom being relieved is not a harm of the substance
-        ("Users experienced a reduction in withdrawal symptoms, including insomnia.", {"efficacy"}, {"safety"}),
+        (
+            "Users experienced a reduction in withdrawal symptoms, including insomnia.",
+            {"efficacy"},
+            {"safety"},
+        ),
         # "harm reduction" is a use, not a harm
         ("Some clinics see kratom as a harm reduction tool.", set(), {"safety"}),
     ],
@@ -290,11 +298,26 @@ def test_stance(sentence, stance):
         (["K shots are sold at gas stations."], "k shots"),
         (["Dopamine is a neurotransmitter linked to reward."], "dopamine"),
         (["Kratom is popular in the US.", "It eases pain."], "kratom"),
-        (["Kratom is popular in the US.", "Its main compound, mitragynine, binds opioid receptors."], "mitragynine"),
-        (["Kratom is popular in the US.", "Its active compounds, mitragynine and 7-hydroxymitragynine, bind receptors."], "kratom"),
-        (["K shots are sold at gas stations.", "This herb is native to Southeast Asia."], "kratom"),  # the plant itself
+        (
+            ["Kratom is popular in the US.", "Its main compound, mitragynine, binds opioid receptors."],
+            "mitragynine",
+        ),
+        (
+            [
+                "Kratom is popular in the US.",
+                "Its active compounds, mitragynine and 7-hydroxymitragynine, bind receptors.",
+            ],
+            "kratom",
+        ),
+        (
+            ["K shots are sold at gas stations.", "This herb is native to Southeast Asia."],
+            "kratom",
+        ),  # the plant itself
         (["The plant contains mitragynine.", "This compound binds opioid receptors."], "mitragynine"),
-        (["Opioid withdrawal is painful.", "These symptoms arise when opioids are stopped."], "opioid withdrawal"),
+        (
+            ["Opioid withdrawal is painful.", "These symptoms arise when opioids are stopped."],
+            "opioid withdrawal",
+        ),
         (["Kratom is popular.", "Studies show it reduces prolactin."], "kratom"),  # past the evidence frame
     ],
 )
@@ -318,8 +341,12 @@ def mention(lab: SentenceLabels, entity: str) -> EntityMention:
         ("Regular use can lead to dependence.", "dependence", "affirmed", None),
         ("Kratom is not associated with hyperpigmentation.", "hyperpigmentation", "negated", None),
         ("Kratom relieves withdrawal symptoms.", "withdrawal", "treated", None),
-        ("More research is needed to understand kratom's effect on the liver and its drug interactions.",
-         "drug interactions", "uncertain", None),
+        (
+            "More research is needed to understand kratom's effect on the liver and its drug interactions.",
+            "drug interactions",
+            "uncertain",
+            None,
+        ),
         ("Studies show kratom reduces prolactin levels.", "prolactin", "affirmed", "decrease"),
         ("Side effects are linked to elevated prolactin levels.", "prolactin", "affirmed", "increase"),
         ("Kratom increases dopamine release.", "dopamine", "affirmed", "increase"),
@@ -337,7 +364,9 @@ def test_entity_offsets_index_the_document():
     text = " ".join(sentences)
     for lab in label(*sentences):
         for m in lab.entities:
-            assert text[m.start : m.end].lower().startswith(m.entity.split()[0][:4].lower()) or m.entity_type in (
+            assert text[m.start : m.end].lower().startswith(
+                m.entity.split()[0][:4].lower()
+            ) or m.entity_type in (
                 "target",
                 "harm",
             )

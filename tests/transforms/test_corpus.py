@@ -39,7 +39,7 @@ def rows(con, sql):
 
 
 def test_the_seeds_repeated_claim_is_one_family_across_articles(seeds_db):
-    (n, n_docs), = rows(
+    ((n, n_docs),) = rows(
         seeds_db,
         """SELECT count(*), count(DISTINCT c.document_id) FROM claim_family_members f JOIN claims c USING (claim_id)
            WHERE family_id = (SELECT family_id FROM claim_family_members f JOIN claims c USING (claim_id)
@@ -50,7 +50,7 @@ def test_the_seeds_repeated_claim_is_one_family_across_articles(seeds_db):
 
 
 def test_families_group_repeats(seeds_db):
-    (multi, in_multi), = rows(
+    ((multi, in_multi),) = rows(
         seeds_db,
         "SELECT count(*), sum(n) FROM (SELECT family_id, count(*) AS n FROM claim_family_members GROUP BY 1 HAVING n > 1)",
     )
@@ -64,7 +64,10 @@ def test_opposite_claims_never_share_a_family(seeds_db):
            GROUP BY 1 HAVING count(DISTINCT claims.signature) > 1)""",
     ) == [(0,)]
     reduce_, elevated = (
-        rows(seeds_db, f"SELECT f.family_id FROM claim_family_members f JOIN claims c USING (claim_id) WHERE c.text LIKE '{t}%'")[0][0]
+        rows(
+            seeds_db,
+            f"SELECT f.family_id FROM claim_family_members f JOIN claims c USING (claim_id) WHERE c.text LIKE '{t}%'",
+        )[0][0]
         for t in ("Studies show it reduces prolactin", "Elevated prolactin levels are linked")
     )
     assert reduce_ != elevated
@@ -73,7 +76,10 @@ def test_opposite_claims_never_share_a_family(seeds_db):
 @pytest.mark.parametrize(
     "a, b",
     [
-        ("Modern research suggests that kratom may help reduce withdrawal symptoms.", "Kratom helps reduce withdrawal symptoms."),
+        (
+            "Modern research suggests that kratom may help reduce withdrawal symptoms.",
+            "Kratom helps reduce withdrawal symptoms.",
+        ),
         ("However, studies show kratom eases cravings.", "Kratom eases cravings."),
     ],
 )
@@ -82,7 +88,9 @@ def test_proposition_drops_frames_hedges_and_connectives(a, b):
 
 
 def test_proposition_keeps_content():
-    assert proposition("Kratom reduces withdrawal symptoms.") != proposition("Kratom causes withdrawal symptoms.")
+    assert proposition("Kratom reduces withdrawal symptoms.") != proposition(
+        "Kratom causes withdrawal symptoms."
+    )
 
 
 # ----------------------------------------------------------------------------------------- contradictions
@@ -108,7 +116,9 @@ def test_non_addictive_meets_risk_of_dependency(seeds_db):
 
 def test_not_associated_with_hyperpigmentation_meets_its_side_effects_in_the_same_article(seeds_db):
     found = pair_texts(seeds_db, "polarity", "hyperpigmentation", "same_article")
-    assert any("not associated with hyperpigmentation" in a and "hyperpigmentation" in b for a, b, _ in found), found
+    assert any(
+        "not associated with hyperpigmentation" in a and "hyperpigmentation" in b for a, b, _ in found
+    ), found
     # "may even aid skin conditions like hyperpigmentation" treats it; it is not a harm claim
     assert not any("aid skin conditions" in b for _, b, _ in found)
 
@@ -121,7 +131,9 @@ def test_prolactin_reduced_and_elevated(seeds_db):
 def test_claims_about_other_subjects_are_not_paired(seeds_db):
     # "Elevated prolactin levels are linked to cravings" is about prolactin, not kratom: no contradiction with
     # "kratom reduces prolactin"
-    assert not [t for t in pair_texts(seeds_db, "direction", "prolactin") if t[0].startswith("Elevated prolactin")]
+    assert not [
+        t for t in pair_texts(seeds_db, "direction", "prolactin") if t[0].startswith("Elevated prolactin")
+    ]
 
 
 def test_pairs_reference_real_claims_and_consistent_scopes(seeds_db):
@@ -138,7 +150,21 @@ def test_pairs_reference_real_claims_and_consistent_scopes(seeds_db):
 # ---------------------------------------------------------------------------------- whole-document property
 
 # Arbitrary Unicode, and article-like text built from pieces that exercise headings, lists, cues and quotes.
-_PIECES = [*list("abcdefgh ABCDE.,;:!?'\"()-–—\n\t#*•123é\u200b“”"), "\n\n", "kratom", " may ", " not ", "non-addictive", " studies show ", "While ", "- ", "– ", "1. ", "?\n", "[1]"]
+_PIECES = [
+    *list("abcdefgh ABCDE.,;:!?'\"()-–—\n\t#*•123é\u200b“”"),
+    "\n\n",
+    "kratom",
+    " may ",
+    " not ",
+    "non-addictive",
+    " studies show ",
+    "While ",
+    "- ",
+    "– ",
+    "1. ",
+    "?\n",
+    "[1]",
+]
 prose = st.one_of(st.text(max_size=300), st.lists(st.sampled_from(_PIECES), max_size=120).map("".join))
 
 
@@ -146,7 +172,9 @@ prose = st.one_of(st.text(max_size=300), st.lists(st.sampled_from(_PIECES), max_
 @given(prose)
 def test_any_text_is_processed_or_rejected_never_raises_and_offsets_are_exact(text):
     result = process_inputs(
-        [RawInput("x.txt", text.encode("utf-8"))], ingested_at=datetime(2026, 1, 1, tzinfo=UTC), pipeline_version="t"
+        [RawInput("x.txt", text.encode("utf-8"))],
+        ingested_at=datetime(2026, 1, 1, tzinfo=UTC),
+        pipeline_version="t",
     )
     t = result.tables
     assert t["inputs"].num_rows == 1
@@ -154,9 +182,17 @@ def test_any_text_is_processed_or_rejected_never_raises_and_offsets_are_exact(te
     assert "error" not in t["rejected_inputs"]["reason"].to_pylist()  # a reason, never a crash
     if t["documents"].num_rows:
         doc = t["documents"]["text"][0].as_py()
-        for s, e, txt in zip(*(t["sentences"][c].to_pylist() for c in ("char_start", "char_end", "text")), strict=True):
+        for s, e, txt in zip(
+            *(t["sentences"][c].to_pylist() for c in ("char_start", "char_end", "text")), strict=True
+        ):
             assert doc[s:e] == txt and txt.strip() == txt and txt
-        for s, e in zip(t["sections"]["char_start"].to_pylist(), t["sections"]["char_end"].to_pylist(), strict=True):
+        for s, e in zip(
+            t["sections"]["char_start"].to_pylist(), t["sections"]["char_end"].to_pylist(), strict=True
+        ):
             assert 0 <= s <= e <= len(doc)
-        for s, e in zip(t["claim_entities"]["char_start"].to_pylist(), t["claim_entities"]["char_end"].to_pylist(), strict=True):
+        for s, e in zip(
+            t["claim_entities"]["char_start"].to_pylist(),
+            t["claim_entities"]["char_end"].to_pylist(),
+            strict=True,
+        ):
             assert 0 <= s < e <= len(doc)

@@ -183,5 +183,53 @@ def test_arbitrary_bytes_decode_or_reject(raw: bytes) -> None:
 @given(_TEXT, st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]))
 def test_encoded_text_round_trips_or_is_rejected(s: str, encoding: str) -> None:
     decoded = _check_outcome(s.encode(encoding))
-    if decoded is not None:
-        assert decoded.text == normalise_text(s)
+    if decoded is None:
+        return
+    if encoding == "utf-8" and "\x00" in s:
+        # UTF-8 bytes with NULs are ambiguous by nature (b"0\x00" * 8 is also UTF-16-LE "00000000"); the
+        # rule is: a regular NUL pattern is read as BOM-less UTF-16/32, any other NUL means binary.
+        assert decoded.encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+        return
+    assert decoded.text == normalise_text(s)
+
+
+def test_short_nul_patterns_are_binary_not_utf16() -> None:
+    with pytest.raises(InputRejected) as info:
+        decode_bytes(b"0\x00\xc2\x80")  # UTF-8 for "0\x00\x80"; once decoded as UTF-16-LE "0胂"
+    assert info.value.reason == "binary"
+    assert decode_bytes("Kratom!!".encode("utf-16-le")).encoding == "utf-16-le"  # 16 bytes: enough
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "recorded"),
+    [
+        pytest.param(
+            "Кратом — тропическое дерево. Управление по санитарному надзору предупреждает о рисках "
+            "зависимости и судорог.",
+            "cp1251",
+            "cp1251",
+            id="cyrillic-cp1251",
+        ),
+        pytest.param(
+            "Το κράτομ είναι ένα τροπικό δέντρο. Ο FDA προειδοποιεί για κινδύνους εξάρτησης.",
+            "iso-8859-7",
+            "cp1253",  # the detector's name for Greek; both decode these bytes identically
+            id="greek-iso-8859-7",
+        ),
+    ],
+)
+def test_non_latin_legacy_text_is_detected_and_recorded(
+    monkeypatch: pytest.MonkeyPatch, text: str, codec: str, recorded: str
+) -> None:
+    # Not Latin script: the cp1252 preference must not win; charset-normalizer's choice is used and recorded.
+    seen: list[int] = []
+    real = decode_mod.from_bytes
+
+    def spy(sample: bytes) -> object:
+        seen.append(len(sample))
+        return real(sample)
+
+    monkeypatch.setattr(decode_mod, "from_bytes", spy)
+    decoded = decode_bytes(text.encode(codec))
+    assert seen, "charset-normalizer was not consulted"
+    assert decoded == Decoded(text=text, encoding=recorded, had_bom=False)

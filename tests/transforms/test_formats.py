@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -397,6 +399,85 @@ def test_too_large_doc_is_rejected_not_truncated(monkeypatch: pytest.MonkeyPatch
 
 def test_default_limit() -> None:
     assert formats.MAX_DOC_CHARS == 2_000_000
+    assert formats.MAX_DOC_LINES == 50_000
+    assert formats.MAX_HTML_MARKUP_CHARS == 1_000_000
+
+
+@pytest.mark.parametrize("name", ["bullets.txt", "bullets.md", "bullets.jsonl"])
+def test_bullet_flood_is_rejected_by_its_line_count(name: str) -> None:
+    # 400,000 bullet lines fit in MAX_DOC_CHARS; unguarded, segmenting and labelling them took ~90 s.
+    body = "- a\n" * 400_000
+    raw = (json.dumps({"text": body}) + "\n").encode() if name.endswith(".jsonl") else body.encode()
+    t = time.perf_counter()
+    try:
+        result = parse_file(raw, name)
+    except InputRejected as exc:
+        reason, detail = exc.reason, exc.detail
+    else:
+        assert result.docs == []
+        reason, detail = result.rejected[0].reason, result.rejected[0].detail
+    assert time.perf_counter() - t < 5
+    assert reason == "too_large"
+    assert "400,000 lines > limit 50,000" in detail
+
+
+def test_line_limit_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formats, "MAX_DOC_LINES", 3)
+    only_doc(parse_file(b"one\ntwo\nthree\n", "ok.txt"))  # a final newline does not start a fourth line
+    with pytest.raises(InputRejected, match="4 lines > limit 3"):
+        parse_file(b"one\ntwo\nthree\nfour", "big.txt")
+
+
+def test_html_markup_limit_is_checked_before_trafilatura(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = formats._trafilatura
+
+    def spy(html: str, *, recall: bool) -> object:
+        calls.append(len(html))
+        return real(html, recall=recall)
+
+    monkeypatch.setattr(formats, "_trafilatura", spy)
+    monkeypatch.setattr(formats, "MAX_HTML_MARKUP_CHARS", 5_000)
+    article = (
+        "<article><h1>Kratom</h1><p>Kratom is a tree whose leaves are sold as a supplement.</p></article>"
+    )
+    # Markup past the limit: rejected without trafilatura ever seeing it (which takes minutes at 19 MB).
+    flood = "<html><body>" + "<p>Kratom is a tree.</p>" * 300 + article + "</body></html>"
+    with pytest.raises(InputRejected) as info:
+        parse_file(flood.encode(), "flood.html")
+    assert info.value.reason == "too_large"
+    assert "without scripts, styles and comments > limit 5,000" in info.value.detail
+    assert calls == []
+    # The same amount of script, style and comments is not markup: the page goes on to extraction.
+    heavy = (
+        "<html><head><script>" + "var x = 1;" * 400 + "</script><style>" + "p{}" * 500 + "</style></head>"
+        "<body><!-- " + "c" * 5000 + " -->" + article + "</body></html>"
+    )
+    assert len(heavy) > 10_000
+    doc = only_doc(parse_file(heavy.encode(), "heavy.html"))
+    assert calls and "Kratom is a tree" in doc.text
+
+
+@pytest.mark.parametrize(
+    ("html", "n"),
+    [
+        ("<p>a</p>", 0),
+        ("<p>a</p><SCRIPT>abc</Script><!-- x --><style>p{}</style>", 20 + 10 + 18),
+        ("<p>a</p><script>never closed", 20),
+        ("<!-- <script> inside a comment --><p>x</p>", 34),
+        ("<script>var s = '<!--';</script><p>x</p>", 32),
+    ],
+)
+def test_script_chars(html: str, n: int) -> None:
+    assert formats._script_chars(html) == n
+
+
+def test_script_chars_is_linear_on_hostile_markup() -> None:
+    # A million unclosed openers, or openers of one kind while another never appears: one pass each.
+    for html in ("<script" * 1_000_000, "<style></style>" * 500_000, "<!---->x" * 500_000):
+        t = time.perf_counter()
+        formats._script_chars(html)
+        assert time.perf_counter() - t < 5
 
 
 # ---------------------------------------------------------------------------------------------- properties
@@ -469,26 +550,34 @@ def test_fixture_outcome(name: str) -> None:
     if "duplicate_of" in expected:
         assert raw == (MESSY / expected["duplicate_of"]).read_bytes()
         return
-    if "rejected" in expected:
+    if "rejected" in expected and expected.get("stage", "parse") in ("parse", "discover"):
         with pytest.raises(InputRejected) as info:
             parse_file(raw, name)
         assert info.value.reason == expected["rejected"]
         return
-    assert expected["accepted"] is True
     result = parse_file(raw, name)
+    if (
+        "rejected" in expected
+    ):  # stage: document - parsed fine, rejected later (tests/flows/test_messy_build.py)
+        assert [d.format for d in result.docs] == [detect_format(name, raw)]
+        return
     assert len(result.docs) == expected["n_docs"]
     assert len(result.rejected) == expected.get("n_rejected", 0)
+    assert [r.record for r in result.rejected] == sorted(expected.get("rejected_records", {}))
+    assert [r.reason for r in result.rejected] == [
+        expected["rejected_records"][k] for k in sorted(expected.get("rejected_records", {}))
+    ]
     for doc in result.docs:
         assert_doc_invariants(doc)
         assert doc.format == expected["format"]
-        if "encoding" in expected:
-            assert doc.encoding == expected["encoding"]
+        assert doc.encoding == expected["encoding"]
         assert len(doc.text.split()) >= 20  # real prose survived decoding/extraction
         assert "\ufffd" not in doc.text
         if doc.format == "txt":
             assert doc.headings is None
         if doc.format in ("md", "html"):
-            assert doc.headings
+            # Markup headings are exactly the expected ones (txt headings are found later, by sections.py).
+            assert headings(doc) == [tuple(h) for h in expected["headings"]]
 
 
 def test_fixture_details() -> None:
@@ -515,6 +604,18 @@ def test_fixture_details() -> None:
     assert md.title == "Kratom and Opioid Withdrawal: What the Evidence Says"
     assert md.skip and md.text[md.skip[0][0] : md.skip[0][1]].startswith("---\ntitle:")
     assert parse("kratom-fda-warning").title == "FDA Warns About Kratom Products"
+    lone_cr = parse("lone_cr_nfd.txt").text
+    assert "\r" not in lone_cr and lone_cr.startswith("Kratom at the Café\n\nSome cafés")
+    assert "naïve" in lone_cr and "\u0301" not in lone_cr and "\u0308" not in lone_cr  # composed (NFC)
+    assert parse("utf16le_nobom.txt").text.startswith("Kratom Tea and Sleep\n")
+    levels = parse("headings_h1_h6.html")
+    assert (levels.title, levels.url, levels.published) == (
+        "Kratom Explained, Level by Level",
+        "https://clinic.example.org/kratom-explained",
+        "2024-01-09",
+    )
+    for junk in ("Contact us", "All rights reserved", "Privacy policy"):
+        assert junk not in levels.text
 
 
 def test_heading_mark_fields() -> None:

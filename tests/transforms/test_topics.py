@@ -17,7 +17,9 @@ def doc_terms() -> pa.Table:
     """Per-document term sketches of 120 generated articles (five themes, from the seeds)."""
     pools = _pools()
     raw = [RawInput(f"a{i:03d}.txt", article(i, pools)[0].encode("utf-8")) for i in range(120)]
-    return process_inputs(raw, ingested_at=datetime(2026, 1, 1, tzinfo=UTC), pipeline_version="t").tables["doc_terms"]
+    return process_inputs(raw, ingested_at=datetime(2026, 1, 1, tzinfo=UTC), pipeline_version="t").tables[
+        "doc_terms"
+    ]
 
 
 def test_taxonomy_scores_share_of_sentences():
@@ -26,7 +28,9 @@ def test_taxonomy_scores_share_of_sentences():
     rows = {r["topic_id"]: r for r in assign_taxonomy("d", text, spans)}
     assert rows["tax:opioid_withdrawal"]["score"] == 0.5  # two of four sentences
     assert "tax:prolactin" not in rows  # one sentence is below min_sentences
-    assert [r["rank"] for r in sorted(rows.values(), key=lambda r: r["rank"])] == list(range(1, len(rows) + 1))
+    assert [r["rank"] for r in sorted(rows.values(), key=lambda r: r["rank"])] == list(
+        range(1, len(rows) + 1)
+    )
 
 
 def test_taxonomy_table_is_the_lexicon():
