@@ -21,27 +21,16 @@ from transforms.document import (
     CLAIM_ENTITIES_SCHEMA,
     CLAIMS_SCHEMA,
     DOCUMENTS_SCHEMA,
-    PROSE_KINDS,
     SECTIONS_SCHEMA,
     SENTENCES_SCHEMA,
     SourceInfo,
     process_document,
 )
 from transforms.errors import InputRejected
-from transforms.formats import ParsedDoc, parse_file
+from transforms.formats import parse_file
 from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA
-from transforms.sections import segment_sections
-from transforms.sentences import split_sentences
 from transforms.topics import DOC_TERMS_SCHEMA, DOCUMENT_TOPICS_SCHEMA, assign_taxonomy, document_terms
 
-# Bounds checked BEFORE labelling (segmenting and splitting cost ~1 % of it), so a pathological document is
-# rejected in about a second instead of hanging its batch:
-MAX_SENTENCES_PER_DOCUMENT = 5_000
-# Labelling time grows with the square of a sentence's length (each cue scans to its clause's end), so the
-# budget is the sum of squared sentence lengths: one 22,000-char run-on "sentence", or 2,000,000 chars of
-# 250-char sentences. Measured on cue-dense keyword stuffing (the worst case) at the budget: 2.1 s idle, ~4 s
-# on a busy 2-core box; unguarded, a 1.9 M-char run-on line of it would take hours. Prose labels far faster.
-MAX_LABEL_WORK = 500_000_000
 # Backstop, measured after the fact: a document that still took this long is rejected (`timeout`).
 DOCUMENT_SECONDS = 30.0
 
@@ -136,17 +125,15 @@ def process_inputs(
                     nbytes = len(doc.text.encode("utf-8"))
                 started = time.perf_counter()
                 try:
-                    check_label_work(doc)
-                except InputRejected as exc:
-                    reject(path, exc.reason, exc.detail, nbytes, sha)
-                    continue
-                try:
                     result = process_document(
                         doc,
                         SourceInfo(path, item.rel, sha, nbytes),
                         ingested_at=ingested_at,
                         pipeline_version=pipeline_version,
                     )
+                except InputRejected as exc:  # over the labelling budget (checked before labelling)
+                    reject(path, exc.reason, exc.detail, nbytes, sha)
+                    continue
                 except Exception as exc:
                     reject(path, "error", _describe(exc), nbytes, sha)
                     continue
@@ -206,34 +193,6 @@ def process_inputs(
         n_documents=tables["documents"].num_rows,
         n_rejected=tables["rejected_inputs"].num_rows,
     )
-
-
-def check_label_work(doc: ParsedDoc) -> None:
-    """Raise InputRejected("too_large") when labelling `doc` would blow the sentence or work budget.
-
-    Runs the same (cheap, deterministic) segmentation and splitting that process_document will run, so the
-    counts are exact, not estimates; it stops at the first paragraph that crosses a limit.
-    """
-    text = doc.text
-    n = work = longest = 0
-    for sec in segment_sections(text, doc.headings, doc.skip):
-        if sec.kind not in PROSE_KINDS:
-            continue
-        for p0, p1 in sec.paragraphs:
-            for s0, s1 in split_sentences(text, p0, p1):
-                n += 1
-                work += (s1 - s0) ** 2
-                longest = max(longest, s1 - s0)
-            if n > MAX_SENTENCES_PER_DOCUMENT:
-                raise InputRejected(
-                    "too_large", f"at least {n:,} sentences > limit {MAX_SENTENCES_PER_DOCUMENT:,}"
-                )
-            if work > MAX_LABEL_WORK:
-                raise InputRejected(
-                    "too_large",
-                    f"run-on text: longest sentence {longest:,} chars; sum of squared sentence lengths "
-                    f"at least {work:,} > limit {MAX_LABEL_WORK:,}",
-                )
 
 
 def _describe(exc: BaseException) -> str:

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from transforms.errors import LexiconError
-from transforms.lexicon import lexicon_cache, load_yaml
+from transforms.lexicon import lexicon_cache, load_lines, load_yaml
 from transforms.regexset import alternation
 
 TYPE_ORDER = ("safety", "efficacy", "mechanism", "regulatory", "research", "usage", "origin")
@@ -734,11 +734,10 @@ def proposition(text: str, r: Rules | None = None) -> str:
     return " ".join(_stem(w) for w in _PROP_WORD.findall(t.casefold()) if w not in stop and len(w) > 1)
 
 
-@functools.cache
+@lexicon_cache
 def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
+    """lexicons/stopwords.txt (the list topics use; importing scikit-learn's would cost a second per process)."""
+    return frozenset(w.lower() for line in load_lines("stopwords.txt") for w in line.split())
 
 
 @functools.lru_cache(maxsize=200_000)

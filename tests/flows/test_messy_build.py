@@ -25,10 +25,12 @@ from flows.build import BuildSummary, build_flow
 from flows.discover import MAX_FILE_BYTES
 from flows.storage import Layout
 from tests.conftest import ROOT, SEEDS
-from transforms import batch
-from transforms.batch import MAX_SENTENCES_PER_DOCUMENT, RawInput, process_inputs
+from transforms import document
+from transforms.batch import RawInput, process_inputs
+from transforms.document import MAX_SENTENCES_PER_DOCUMENT
 from transforms.errors import InputRejected, ValidationFailed
-from transforms.formats import MAX_DOC_CHARS, MAX_DOC_LINES, ParsedDoc, parse_file
+from transforms.formats import MAX_DOC_CHARS, MAX_DOC_LINES
+from transforms.sentences import split_sentences
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -263,22 +265,20 @@ def test_label_guard_rejects_before_labelling(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_label_guard_limits_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    def parsed(text: str) -> ParsedDoc:
-        return parse_file(text.encode(), "a.txt").docs[0]
-
-    three = parsed("Kratom is a tree. It grows in Asia. The FDA warns about it.")
-    monkeypatch.setattr(batch, "MAX_SENTENCES_PER_DOCUMENT", 3)
-    batch.check_label_work(three)
-    monkeypatch.setattr(batch, "MAX_SENTENCES_PER_DOCUMENT", 2)
+    text = "Kratom is a tree. It grows in Asia. The FDA warns about it."
+    three = split_sentences(text)
+    monkeypatch.setattr(document, "MAX_SENTENCES_PER_DOCUMENT", 3)
+    document.check_label_work(three)
+    monkeypatch.setattr(document, "MAX_SENTENCES_PER_DOCUMENT", 2)
     with pytest.raises(InputRejected, match="at least 3 sentences > limit 2"):
-        batch.check_label_work(three)
-    monkeypatch.setattr(batch, "MAX_SENTENCES_PER_DOCUMENT", 3)
+        document.check_label_work(three)
+    monkeypatch.setattr(document, "MAX_SENTENCES_PER_DOCUMENT", 3)
     work = 17**2 + 17**2 + 23**2  # the three sentences' lengths, squared
-    monkeypatch.setattr(batch, "MAX_LABEL_WORK", work)
-    batch.check_label_work(three)
-    monkeypatch.setattr(batch, "MAX_LABEL_WORK", work - 1)
+    monkeypatch.setattr(document, "MAX_LABEL_WORK", work)
+    document.check_label_work(three)
+    monkeypatch.setattr(document, "MAX_LABEL_WORK", work - 1)
     with pytest.raises(InputRejected, match="longest sentence 23 chars"):
-        batch.check_label_work(three)
+        document.check_label_work(three)
 
 
 # --------------------------------------------------------------------------------------- read-only query
