@@ -547,8 +547,13 @@ def _build(
     started = datetime.now(UTC)
     summary = BuildSummary(run_id, "running", str(Path(input_dir).resolve()), str(layout.root), None)
     steps: dict[str, float] = {}
+    from flows.runs import close_interrupted, record_run
+
     for note in storage.recover(layout):  # a build killed while publishing: finish or undo that first
         logger.warning("recovered an interrupted publication: %s", note)
+    published = layout.published_version()
+    for killed in close_interrupted(layout, published.name if published else None):
+        logger.warning("closed the run record of killed build %s", killed)
     storage.clean_stale_staging(layout)
     staging = layout.staging_dir(run_id)
     staging.mkdir(parents=True)
@@ -556,7 +561,6 @@ def _build(
     version = pipeline_version()
     error: BaseException | None = None
     report: ValidationReport | None = None
-    from flows.runs import record_run
 
     record_run(
         layout, summary, started, None, None

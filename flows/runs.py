@@ -35,6 +35,7 @@ RUNS_SCHEMA = pa.schema(
         pa.field("files_rejected", pa.int64(), nullable=False),
         pa.field("files_reused", pa.int64(), nullable=False),
         pa.field("files_processed", pa.int64(), nullable=False),
+        pa.field("corrupted_parts", pa.list_(pa.string())),  # damaged published parts found and rebuilt
         pa.field("rows", pa.map_(pa.string(), pa.int64())),
         pa.field("validation_success", pa.bool_()),
         pa.field("suites_run", pa.int64()),
@@ -91,6 +92,7 @@ def record_run(
         "files_rejected": outcomes.get("rejected", 0),
         "files_reused": summary.files_reused,
         "files_processed": summary.files_processed,
+        "corrupted_parts": list(summary.corrupted_parts),
         "rows": list(summary.rows.items()),
         "validation_success": None if report is None else report.success,
         "suites_run": len(suites) if report else None,
@@ -109,6 +111,37 @@ def record_run(
         storage.write_run_record(layout, summary.run_id, pa.Table.from_pylist([row], schema=RUNS_SCHEMA))
     except Exception:  # recording history must not mask the build's own outcome
         traceback.print_exc()
+
+
+def close_interrupted(layout: Layout, published: str | None) -> list[str]:
+    """Close the records of builds that were killed: still `running`, while the caller holds the build lock.
+
+    A killed build whose version is the published one (its publication was finished by `storage.recover`)
+    succeeded; any other failed. Returns the run ids closed.
+    """
+    import pyarrow.parquet as pq
+
+    closed = []
+    for path in sorted(layout.runs.glob("*.parquet")):
+        try:
+            row = pq.read_table(path).to_pylist()[0]
+        except Exception:  # an unreadable record is left for `status` to report
+            continue
+        if row.get("status") != "running":
+            continue
+        published_by_recovery = published is not None and row["run_id"] == published
+        row.update(
+            status="success" if published_by_recovery else "failed",
+            finished_at=datetime.now(UTC),
+            error=None
+            if published_by_recovery
+            else "the build was killed before it published (closed by the next build)",
+            version_id=row["run_id"] if published_by_recovery else None,
+        )
+        table = pa.Table.from_pylist([row], schema=pq.read_schema(path))
+        storage.write_run_record(layout, row["run_id"], table)
+        closed.append(row["run_id"])
+    return closed
 
 
 def summary_markdown(summary: BuildSummary, error: BaseException | None) -> str:

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -168,8 +169,12 @@ def test_sigkill_leaves_the_published_dataset_intact_and_the_next_build_succeeds
         assert pending == [] and layout.published_version().name == before_version  # type: ignore[union-attr]
         assert any((out / ".staging").iterdir()), "the killed build was staging its parts"
 
+    killed_run = max(p.stem for p in layout.runs.glob("*.parquet"))  # the killed build's "running" record
     summary = build_flow(str(inp), str(out))
     assert summary.status == "success" and summary.validation["success"]
+    # The next build closes the killed build's record: published by recovery, or failed.
+    closed = duckdb.connect().sql(f"SELECT status FROM '{layout.runs}/{killed_run}.parquet'").fetchall()[0][0]
+    assert closed == ("success" if step == "publish.swap" else "failed")
     after = counts(out)
     assert (after["documents"], after["inputs"], after["rejected_inputs"]) == (5, 5, 0)
     assert warehouse_version(out) == layout.published_version().name == summary.version  # type: ignore[union-attr]
