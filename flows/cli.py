@@ -117,7 +117,13 @@ def _print_summary(s) -> None:
         highlight=False,
     )
     out.print(
-        f"validation: {'passed' if s.validation.get('success') else 'FAILED'}; Data Docs: {s.data_docs}",
+        "validation: "
+        + (
+            f"unchanged since {s.validation['unchanged_since']} (inputs, pipeline and suites identical)"
+            if s.validation.get("unchanged_since")
+            else ("passed" if s.validation.get("success") else "FAILED")
+        )
+        + f"; Data Docs: {s.data_docs}",
         highlight=False,
     )
     out.print(f"published: {s.warehouse}  ({s.seconds.get('total', 0):.1f} s)", highlight=False)

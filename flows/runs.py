@@ -38,6 +38,9 @@ RUNS_SCHEMA = pa.schema(
         pa.field("corrupted_parts", pa.list_(pa.string())),  # damaged published parts found and rebuilt
         pa.field("rows", pa.map_(pa.string(), pa.int64())),
         pa.field("validation_success", pa.bool_()),
+        pa.field(
+            "unchanged_since", pa.string()
+        ),  # nothing changed: this published version's validation stands
         pa.field("suites_run", pa.int64()),
         pa.field(
             "suite_failures", pa.map_(pa.string(), pa.int64())
@@ -95,6 +98,7 @@ def record_run(
         "corrupted_parts": list(summary.corrupted_parts),
         "rows": list(summary.rows.items()),
         "validation_success": None if report is None else report.success,
+        "unchanged_since": None if report is None else report.unchanged_since,
         "suites_run": len(suites) if report else None,
         "suite_failures": sorted((name, s["failed"]) for name, s in suites.items()) if report else None,
         "expectations_evaluated": sum(s["expectations"] * s["runs"] for s in suites.values())
@@ -154,8 +158,7 @@ def summary_markdown(summary: BuildSummary, error: BaseException | None) -> str:
         f"* files: {summary.files_discovered} discovered, "
         + ", ".join(f"{n} {k}" for k, n in sorted(summary.outcomes.items()))
         + f"; {summary.files_reused} unchanged and reused, {summary.files_processed} processed",
-        f"* validation: {'passed' if v.get('success') else 'FAILED' if v else 'not run'}"
-        + (f" ({len(v.get('suites', {}))} suites)" if v else ""),
+        f"* validation: {_validation_text(v)}" + (f" ({len(v.get('suites', {}))} suites)" if v else ""),
     ]
     if summary.data_docs:
         lines.append(f"* Data Docs: [{summary.data_docs}]({Path(summary.data_docs).as_uri()})")
@@ -170,6 +173,14 @@ def summary_markdown(summary: BuildSummary, error: BaseException | None) -> str:
     lines += ["", "| step | seconds |", "|---|---:|"]
     lines += [f"| {k} | {s:.3f} |" for k, s in summary.seconds.items()]
     return "\n".join(lines)
+
+
+def _validation_text(v: dict) -> str:
+    if not v:
+        return "not run"
+    if v.get("unchanged_since"):
+        return f"unchanged since version `{v['unchanged_since']}` (validated then; nothing recomputed)"
+    return "passed" if v.get("success") else "FAILED"
 
 
 def _md_escape(s: str) -> str:

@@ -321,7 +321,9 @@ def _hours(h: float) -> str:
 def _validation(r: dict[str, Any]) -> str:
     if r.get("validation_success") is None:
         return "not run"
-    if r["validation_success"]:
+    if r["validation_success"] and r.get("unchanged_since"):
+        text = f"passed (dataset unchanged since version {r['unchanged_since']}, validated then)"
+    elif r["validation_success"]:
         text = f"passed ({r['suites_run']} suites, {r['expectations_evaluated']} expectations)"
     else:
         failed = r.get("failed_expectations") or []

@@ -387,9 +387,20 @@ def clean_stale_staging(layout: Layout, keep: str | None = None) -> list[str]:
 # ---------------------------------------------------------------------------------------------- readers
 
 
+def release_memory() -> None:
+    """Give freed memory back to the OS after a large step (CPython and glibc keep it otherwise), so a long
+    build's resident memory follows what it holds now, not the largest batch it ever held."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 # In-pipeline DuckDB work (corpus tables, validation frames) is bounded: it spills to disk past this, so the
 # build's memory stays flat whatever the corpus size.
-DUCKDB_MEMORY_LIMIT = "1GB"
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:

@@ -54,6 +54,7 @@ class ValidationReport:
     suites: dict[str, dict[str, int]] = field(default_factory=dict)  # suite -> {runs, expectations, failed}
     failures: list[Failure] = field(default_factory=list)
     data_docs: str | None = None
+    unchanged_since: str | None = None  # set when the dataset is the published version's, validated then
 
     def add(self, suite: str, n_expectations: int, failures: list[Failure]) -> None:
         s = self.suites.setdefault(suite, {"runs": 0, "expectations": 0, "failed": 0})

@@ -266,3 +266,32 @@ def test_analyst_views_on_the_seeds(built):
     assert q(out, "SELECT count(DISTINCT document_id) FROM document_topics WHERE method = 'taxonomy'") == [
         (5,)
     ]
+
+
+def test_an_unchanged_rerun_republishes_without_recomputing(seeds_copy, tmp_path):
+    out = tmp_path / "data"
+    first = build_flow(str(seeds_copy), str(out))
+    tables = "SELECT (SELECT count(*) FROM claims), (SELECT count(*) FROM claim_family_members), (SELECT count(*) FROM contradiction_pairs), (SELECT count(*) FROM topics)"
+    before = q(out, tables)
+
+    again = build_flow(str(seeds_copy), str(out))
+    assert again.status == "success" and again.version != first.version
+    assert again.validation["unchanged_since"] == first.version
+    assert again.files_processed == 0 and "corpus" not in again.seconds and "validate" in again.seconds
+    assert q(out, tables) == before
+    assert q(out, "SELECT unchanged_since FROM runs ORDER BY started_at DESC LIMIT 1") == [(first.version,)]
+
+    # A new junk file changes no document but is an input to account for: everything corpus-level is redone.
+    (seeds_copy / "empty.txt").write_bytes(b"")
+    third = build_flow(str(seeds_copy), str(out))
+    assert third.validation["unchanged_since"] is None and "corpus" in third.seconds
+    assert q(out, "SELECT reason FROM rejected_inputs") == [("empty",)]
+
+
+def test_chunked_validation_agrees_with_whole_table_validation(seeds_copy, tmp_path, monkeypatch):
+    """Per-chunk suites must give the whole-table answer: force one chunk per batch of one document."""
+    monkeypatch.setattr(build_mod, "CHUNK_ROWS", 1)
+    summary = build_flow(str(seeds_copy), str(tmp_path / "data"), batch_docs=1)
+    assert summary.status == "success", summary.validation.get("failures")
+    assert summary.validation["suites"]["claims"]["runs"] == 5  # one chunk per document
+    assert summary.validation["suites"]["claim_family_members"]["runs"] == 5
