@@ -667,9 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     print_build(full, corpus)
     n_batches = expected_batches(corpus, a.batch_docs)
     results["build"] = {"full": asdict(full), "n_batches": n_batches}
-    log(
-        f"    {n_batches} batch task(s); without --workers they run one after another in the flow process"
-    )
+    log(f"    {n_batches} batch task(s); without --workers they run one after another in the flow process")
     ratio_flow = rate(full.in_flow_seconds or math.nan, floor["seconds"])
     ratio_wall = rate(full.wall_seconds, floor["seconds"])
     log(f"    build / I/O floor: {ratio_flow:.1f}x in-flow, {ratio_wall:.1f}x with start-up")

@@ -336,12 +336,6 @@ def _staged_views(con: duckdb.DuckDBPyConnection, staging: Path, parts: list[str
             continue
         listing = ", ".join(storage._sql_str(f) for f in files)
         con.execute(f"CREATE OR REPLACE VIEW {table_dir.name} AS SELECT * FROM read_parquet([{listing}])")
-        if (
-            parts is None
-        ):  # chunk frames may need the whole table too ("all_claims"): over the files, not the view
-            con.execute(
-                f"CREATE OR REPLACE VIEW all_{table_dir.name} AS SELECT * FROM read_parquet([{listing}])"
-            )
 
 
 def _spill_dir(tables: Path) -> Path:
@@ -422,15 +416,9 @@ def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(
-    staging: Path,
-    data_docs: Path,
-    batch_parts: list[str],
-    n_discovered: int,
-    all_parts: list[str] | None = None,
+    staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int
 ) -> ValidationReport:
-    """Corpus suites on whole tables; per-part suites on chunks of `batch_parts` (the parts not validated
-    before); `every_chunk` suites (per-claim checks of corpus tables recomputed at every build) on chunks of
-    `all_parts`."""
+    """Corpus suites on whole tables; per-part suites on chunks of `batch_parts` (the parts not validated before)."""
     import pyarrow.parquet  # noqa: F401  (used through pa.parquet in _chunks)
 
     validator = Validator(data_docs)
@@ -438,41 +426,25 @@ def validate_task(
     con = storage.analytic_connection(_spill_dir(staging))
     try:
         _staged_views(con, staging)
+        n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
+        params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
         for name, spec in validator.specs.items():
             if spec["meta"].get("scope") == "corpus":
-                n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
-                params = {
-                    "min_documents": 1,
-                    "min_topics": 1,
-                    "n_discovered": n_discovered,
-                    "n_claims": n_claims,
-                }
-                report.add(
-                    name,
-                    validator.n_expectations(name),
-                    validator.validate(name, validator.frame(con, name), params),
-                )
-        for scope, parts_list in (
-            ("chunked", batch_parts),
-            ("every_chunk", batch_parts if all_parts is None else all_parts),
-        ):
-            names = [n for n, s in validator.specs.items() if s["meta"].get("scope") == scope]
-            chunks = _chunks(staging, parts_list)
-            for i, parts in enumerate(chunks):
-                _staged_views(con, staging, parts)
-                n_docs, n_sent = con.sql(
-                    "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
-                ).fetchall()[0]
-                params = {
-                    "min_sections": n_docs,
-                    "min_sentences": n_docs,
-                    "min_claims": 1 if n_sent >= 20 else 0,
-                }
-                label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
-                for name in names:
-                    failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
-                    report.add(name, validator.n_expectations(name), failures)
-                storage.release_memory()
+                failures = validator.validate(name, validator.frame(con, name), params)
+                report.add(name, validator.n_expectations(name), failures)
+        chunked = [n for n, s in validator.specs.items() if s["meta"].get("scope") == "chunked"]
+        chunks = _chunks(staging, batch_parts)
+        for i, parts in enumerate(chunks):
+            _staged_views(con, staging, parts)
+            n_docs, n_sent = con.sql(
+                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
+            ).fetchall()[0]
+            params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
+            label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
+            for name in chunked:
+                failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
+                report.add(name, validator.n_expectations(name), failures)
+            storage.release_memory()
     finally:
         con.close()
     report.data_docs = validator.build_docs()
@@ -692,11 +664,7 @@ def _build(
             )  # type: ignore[union-attr]
         else:
             report = validate_task(
-                staging,
-                layout.data_docs,
-                [p for p in batch_parts if p not in already],
-                found.n_discovered,
-                batch_parts,
+                staging, layout.data_docs, [p for p in batch_parts if p not in already], found.n_discovered
             )
         steps["validate"] = time.perf_counter() - t
         summary.rows = _count_rows(staging)

@@ -294,4 +294,20 @@ def test_chunked_validation_agrees_with_whole_table_validation(seeds_copy, tmp_p
     summary = build_flow(str(seeds_copy), str(tmp_path / "data"), batch_docs=1)
     assert summary.status == "success", summary.validation.get("failures")
     assert summary.validation["suites"]["claims"]["runs"] == 5  # one chunk per document
-    assert summary.validation["suites"]["claim_family_members"]["runs"] == 5
+    assert summary.validation["suites"]["claim_family_members"]["runs"] == 1  # aggregated: one pass
+
+
+def test_a_duplicated_family_member_fails_validation(seeds_copy, tmp_path, monkeypatch):
+    """The aggregated family checks can fail: one claim listed twice stops publication."""
+    duplicating = (
+        build_mod.MEMBERS_SQL.replace("ORDER BY c.claim_id", "")
+        + " UNION ALL ("
+        + build_mod.MEMBERS_SQL.replace("ORDER BY c.claim_id", "LIMIT 1")
+        + ")"
+    )
+    monkeypatch.setattr(build_mod, "MEMBERS_SQL", duplicating)
+    with pytest.raises(ValidationFailed) as info:
+        build_flow(str(seeds_copy), str(tmp_path / "data"))
+    failed = {(f["suite"], f["column"]) for f in info.value.failures}
+    assert ("claim_family_members", "_duplicate_members") in failed
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()
