@@ -5,6 +5,7 @@ Errors are one line (`error: ... (hint: ...)`) with a non-zero exit; `--debug` s
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -86,6 +87,8 @@ def build(
             console=console,
         )
     except ClaimscopeError as exc:
+        # Prefect drains its event queue at exit and may warn about it; the error stays one line.
+        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
         if getattr(exc, "failures", None):
             _print_failures(exc.failures)  # type: ignore[attr-defined]
         raise fail(str(exc), exc.hint) from exc

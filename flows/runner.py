@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flows.settings import disable_flow_heartbeat
-from flows.storage import Layout
+from flows.storage import Layout, check_lock_free
 from transforms.errors import DatasetMissing
 
 _prewarm: threading.Thread | None = None
@@ -66,6 +66,8 @@ def run_build(
     progress: bool = True,
     console: Console | None = None,
 ):
+    if not wait:
+        check_lock_free(Layout.at(output_dir))
     disable_flow_heartbeat()
     _prewarm_imports()
     from flows.build import build_flow, set_progress

@@ -160,6 +160,26 @@ def build_lock(layout: Layout, *, wait: bool = False, timeout: float = 3600.0) -
         os.close(fd)  # closing releases the flock
 
 
+def check_lock_free(layout: Layout) -> None:
+    """Raise BuildLocked now if another build holds `layout`'s lock (the CLI's fast refusal).
+
+    Lets a refused `build` exit before Prefect's temporary server starts (seconds, and shutdown noise);
+    the flow still takes the lock itself, so a build that starts in between is refused there.
+    """
+    if not layout.lock_file.exists():
+        return
+    fd = os.open(layout.lock_file, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise BuildLocked(f"another build is writing to {layout.root} ({holder})") from None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------------------------------------- parts
 
 
