@@ -64,6 +64,9 @@ def build(
     ] = None,
     batch_docs: Annotated[int, typer.Option(min=1, help="Documents per batch task.")] = 500,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    export_to: Annotated[
+        str | None, typer.Option(help="After a successful publish, export it to this fsspec URL.")
+    ] = None,
 ) -> None:
     """Build the dataset: discover, parse, extract, validate, publish."""
     # The CLI prints its own one-line error; Prefect's flow-run logger would print the traceback first.
@@ -93,6 +96,8 @@ def build(
             _print_failures(exc.failures)  # type: ignore[attr-defined]
         raise fail(str(exc), exc.hint) from exc
     _print_summary(summary)
+    if export_to and summary.status == "success":
+        _export(output, export_to)
 
 
 def _print_failures(failures: list[dict]) -> None:
@@ -247,6 +252,31 @@ def dashboard(output: OutputOpt = Path("data")) -> None:
         raise fail(str(exc), exc.hint) from exc
     out.print(
         f"dashboard: {page.path} ({len(page.charts)} charts; open it in a browser, no server needed)",
+        highlight=False,
+    )
+
+
+@app.command()
+def export(
+    to: Annotated[
+        str, typer.Option("--to", help="fsspec URL: s3://bucket/claims, gs://..., file:///mnt/shared/claims")
+    ],
+    output: OutputOpt = Path("data"),
+) -> None:
+    """Copy the published dataset to object or shared storage; <URL>/LATEST names the complete version."""
+    _export(output, to)
+
+
+def _export(output: Path, to: str) -> None:
+    from flows.export import export_published
+
+    try:
+        r = export_published(output, to)
+    except ClaimscopeError as exc:
+        raise fail(str(exc), exc.hint) from exc
+    out.print(
+        f"exported version {r.version} to {r.url}: {r.files_copied} files copied "
+        f"({r.bytes_copied / 1e6:.1f} MB), {r.files_skipped} already there; LATEST -> {r.version}",
         highlight=False,
     )
 

@@ -94,9 +94,8 @@ def test_second_build_lock_is_refused_with_holder(tmp_path):
 def test_lock_probe_refuses_only_while_held(tmp_path):
     layout = Layout.at(tmp_path)
     storage.check_lock_free(layout)  # no lock file yet
-    with storage.build_lock(layout):
-        with pytest.raises(BuildLocked, match=f"pid {os.getpid()}"):
-            storage.check_lock_free(layout)
+    with storage.build_lock(layout), pytest.raises(BuildLocked, match=f"pid {os.getpid()}"):
+        storage.check_lock_free(layout)
     storage.check_lock_free(layout)
     with storage.build_lock(layout):  # the probe left no lock behind
         pass
