@@ -355,18 +355,22 @@ def corpus_task(
     ):
         info = storage.write_part(staging, name, CORPUS_PART, pa.Table.from_pylist(data, schema=schema))
         rows[name] = info.n_rows
-    doc_terms = storage.read_table(staging, "doc_terms")
-    discovered, doc_topics = discover_topics(doc_terms)
-    topics = pa.concat_tables([taxonomy_table(), discovered])
-    rows["topics"] = storage.write_part(staging, "topics", CORPUS_PART, topics).n_rows
-    rows["document_topics"] = storage.write_part(staging, "document_topics", CORPUS_PART, doc_topics).n_rows
-    keywords = focus_keywords(doc_terms)
-    rows["document_keywords"] = storage.write_part(staging, "document_keywords", CORPUS_PART, keywords).n_rows
-    del doc_terms
-
     con = storage.analytic_connection(_spill_dir(staging))
     try:
         _staged_views(con, staging)
+        # Term sketches stay in DuckDB (6.4M rows at 100k articles); only integer triplets reach scikit-learn.
+        discovered, doc_topics = discover_topics(con)
+        topics = pa.concat_tables([taxonomy_table(), discovered])
+        rows["topics"] = storage.write_part(staging, "topics", CORPUS_PART, topics).n_rows
+        rows["document_topics"] = storage.write_part(
+            staging, "document_topics", CORPUS_PART, doc_topics
+        ).n_rows
+        del discovered, doc_topics
+        keywords = focus_keywords(con)
+        rows["document_keywords"] = storage.write_part(
+            staging, "document_keywords", CORPUS_PART, keywords
+        ).n_rows
+        del keywords
         # Families are decided on the distinct claims; members stream from DuckDB straight to Parquet.
         con.register("_family_nodes", family_nodes(con))
         info = storage.write_part_sql(con, staging, "claim_family_members", CORPUS_PART, MEMBERS_SQL)

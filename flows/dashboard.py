@@ -697,7 +697,7 @@ def write_dashboard(layout: Layout) -> Dashboard:
     version = layout.published_version()
     docs = layout.data_docs / "index.html"
     bundle = javascript_bundle(out_dir)
-    con = storage.connect_readonly(layout)
+    con = storage.connect_readonly(layout, spill_dir=layout.root / ".staging" / "dashboard-spill")
     try:
         page, charts = render(
             con,

@@ -433,11 +433,20 @@ def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect_readonly(layout: Layout) -> duckdb.DuckDBPyConnection:
-    """Read-only: never takes the write lock, so it works while a build runs and from any directory."""
+def connect_readonly(layout: Layout, spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Read-only: never takes the write lock, so it works while a build runs and from any directory.
+
+    With `spill_dir`, the connection gets the pipeline's memory limit and spills there: for the dashboard,
+    which runs inside the build process (unbounded, its aggregations held ~0.8 GB at 100k articles).
+    """
     if not layout.warehouse.exists():
         raise DatasetMissing(f"no published dataset at {layout.warehouse}")
-    return duckdb.connect(str(layout.warehouse), read_only=True)
+    con = duckdb.connect(str(layout.warehouse), read_only=True)
+    if spill_dir is not None:
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = {_sql_str(spill_dir)}")
+    return con
 
 
 def write_run_record(layout: Layout, run_id: str, table: pa.Table) -> Path:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from benchmarks.generate import _pools, article
 from transforms.batch import RawInput, process_inputs
-from transforms.topics import assign_taxonomy, discover_topics, taxonomy_table, topic_settings
+from transforms.topics import (
+    assign_taxonomy,
+    discover_topics,
+    focus_keywords,
+    taxonomy_table,
+    topic_settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +63,29 @@ def test_no_discovered_topics_below_the_corpus_floor(doc_terms):
     small = doc_terms.filter(pa.compute.is_in(doc_terms["document_id"], pa.array(few)))
     topics, assigned = discover_topics(small)
     assert topics.num_rows == 0 and assigned.num_rows == 0
+
+
+def test_a_connection_view_gives_the_same_topics_and_keywords_as_the_table(doc_terms):
+    """The build passes a DuckDB connection (its `doc_terms` view over staged Parquet) instead of the table."""
+    con = duckdb.connect()
+    try:
+        con.register("doc_terms", doc_terms)
+        topics, assigned = discover_topics(con)
+        keywords = focus_keywords(con)
+    finally:
+        con.close()
+    expected_topics, expected_assigned = discover_topics(doc_terms)
+    assert topics.equals(expected_topics) and assigned.equals(expected_assigned)
+    assert keywords.equals(focus_keywords(doc_terms))
+    assert keywords.num_rows == len(set(doc_terms["document_id"].to_pylist()))
+
+
+def test_document_topic_ranks_are_contiguous_and_scores_descend(doc_terms):
+    _, assigned = discover_topics(doc_terms)
+    by_doc: dict[str, list[tuple[int, float]]] = {}
+    for r in assigned.to_pylist():
+        by_doc.setdefault(r["document_id"], []).append((r["rank"], r["score"]))
+    for rows in by_doc.values():
+        assert [rank for rank, _ in rows] == list(range(1, len(rows) + 1)) and len(rows) <= 3
+        scores = [s for _, s in rows]
+        assert scores == sorted(scores, reverse=True) and min(scores) >= 0.10
