@@ -17,6 +17,7 @@ import html
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -697,16 +698,21 @@ def write_dashboard(layout: Layout) -> Dashboard:
     version = layout.published_version()
     docs = layout.data_docs / "index.html"
     bundle = javascript_bundle(out_dir)
-    con = storage.connect_readonly(layout, spill_dir=layout.root / ".staging" / "dashboard-spill")
-    try:
-        page, charts = render(
-            con,
-            version=version.name if version else None,
-            data_docs=os.path.relpath(docs, out_dir) if docs.exists() else None,
-            bundle=bundle,
-        )
-    finally:
-        con.close()
+    layout.staging.mkdir(parents=True, exist_ok=True)
+    # A private spill folder, removed afterwards: a build's clean-up only ever sees it while it is in use.
+    with tempfile.TemporaryDirectory(
+        prefix="dashboard-spill-", dir=layout.staging, ignore_cleanup_errors=True
+    ) as spill:
+        con = storage.connect_readonly(layout, spill_dir=Path(spill))
+        try:
+            page, charts = render(
+                con,
+                version=version.name if version else None,
+                data_docs=os.path.relpath(docs, out_dir) if docs.exists() else None,
+                bundle=bundle,
+            )
+        finally:
+            con.close()
     final = out_dir / "index.html"
     tmp = out_dir / f".index.html.{os.getpid()}.tmp"
     tmp.write_text(page, encoding="utf-8")
