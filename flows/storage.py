@@ -437,7 +437,7 @@ def connect_readonly(layout: Layout, spill_dir: Path | None = None) -> duckdb.Du
     """Read-only: never takes the write lock, so it works while a build runs and from any directory.
 
     With `spill_dir`, the connection gets the pipeline's memory limit and spills there: for the dashboard,
-    which runs inside the build process (unbounded, its aggregations held ~0.8 GB at 100k articles).
+    which runs inside the build process (unbounded, it was the build's memory peak at 100k articles).
     """
     if not layout.warehouse.exists():
         raise DatasetMissing(f"no published dataset at {layout.warehouse}")

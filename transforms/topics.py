@@ -288,7 +288,7 @@ def discover_topics(source: pa.Table | duckdb.DuckDBPyConnection) -> tuple[pa.Ta
             }
         )
     # Score = the document's share of its total NMF weight; keep (up to three) components carrying >= 10 % of
-    # it. Vectorised over documents: a per-document Python loop cost seconds and ~1 KB a row at 100k articles.
+    # it. Vectorised over documents rather than a Python dict per row (300k rows at 100k articles).
     totals = w.sum(axis=1, keepdims=True)
     shares = np.divide(w, totals, out=np.zeros_like(w), where=totals > 0)
     order = np.argsort(-shares, axis=1, kind="stable")[:, :3]
