@@ -423,12 +423,17 @@ def release_memory() -> None:
 DUCKDB_MEMORY_LIMIT = "512MB"
 
 
-def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for pipeline queries, with a memory limit and a spill folder inside staging."""
+def _bounded(con: duckdb.DuckDBPyConnection, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """The pipeline's DuckDB memory limit, spilling to `spill_dir` beyond it."""
     spill_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     con.execute(f"SET temp_directory = {_sql_str(spill_dir)}")
+    return con
+
+
+def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for pipeline queries, with a memory limit and a spill folder inside staging."""
+    con = _bounded(duckdb.connect(), spill_dir)
     con.execute("SET preserve_insertion_order = false")  # lets large COPY/GROUP BY stream
     return con
 
@@ -436,17 +441,13 @@ def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
 def connect_readonly(layout: Layout, spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Read-only: never takes the write lock, so it works while a build runs and from any directory.
 
-    With `spill_dir`, the connection gets the pipeline's memory limit and spills there: for the dashboard,
-    which runs inside the build process (unbounded, it was the build's memory peak at 100k articles).
+    With `spill_dir`, the connection is bounded like the pipeline's: for the dashboard, which runs inside the
+    build process (unbounded, it was the build's memory peak at 100k articles).
     """
     if not layout.warehouse.exists():
         raise DatasetMissing(f"no published dataset at {layout.warehouse}")
     con = duckdb.connect(str(layout.warehouse), read_only=True)
-    if spill_dir is not None:
-        spill_dir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute(f"SET temp_directory = {_sql_str(spill_dir)}")
-    return con
+    return con if spill_dir is None else _bounded(con, spill_dir)
 
 
 def write_run_record(layout: Layout, run_id: str, table: pa.Table) -> Path:

@@ -297,14 +297,13 @@ def discover_topics(source: pa.Table | duckdb.DuckDBPyConnection) -> tuple[pa.Ta
     doc_idx, rank_idx = np.nonzero(keep)
     topic_idx = order[doc_idx, rank_idx]
     topic_names = pa.array([f"nmf:{t:02d}" for t in range(k)])
-    n = len(doc_idx)
     assigned = pa.table(
         {
             "document_id": doc_ids.take(pa.array(doc_idx)),
             "topic_id": topic_names.take(pa.array(topic_idx)),
             "score": pa.array(np.round(top[doc_idx, rank_idx], 4)),
             "rank": pa.array(rank_idx + 1, pa.int32()),
-            "method": pa.array(["discovered"] * n, pa.string()) if n else pa.array([], pa.string()),
+            "method": pa.array(["discovered"] * len(doc_idx), pa.string()),
         }
     )
     return (
