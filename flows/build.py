@@ -12,6 +12,8 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -286,6 +288,11 @@ class BatchResult:
     files: list[dict]
     rows: dict[str, int]
     seconds: dict[str, float]
+    process: str = ""  # host:pid that ran the batch (several under --workers)
+
+
+def _process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @task(name="discover", cache_policy=NO_CACHE)
@@ -322,7 +329,7 @@ def process_batch(
     ]
     del result, raw
     storage.release_memory()
-    return BatchResult(part, infos, file_rows, {i.table: i.n_rows for i in infos}, seconds)
+    return BatchResult(part, infos, file_rows, {i.table: i.n_rows for i in infos}, seconds, _process_id())
 
 
 def _staged_views(con: duckdb.DuckDBPyConnection, staging: Path, parts: list[str] | None = None) -> None:
@@ -400,10 +407,12 @@ def score_extractor_task(staging: Path) -> dict[str, float]:
 
 def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
     """Group batch parts into validation chunks of about CHUNK_ROWS sentences (whole documents each)."""
+    import pyarrow.parquet as pq
+
     sizes = {}
     for p in batch_parts:
         path = staging / "sentences" / f"part-{p}.parquet"
-        sizes[p] = pa.parquet.ParquetFile(path).metadata.num_rows if path.exists() else 0
+        sizes[p] = pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
     chunks: list[list[str]] = []
     cur: list[str] = []
     n = 0
@@ -418,13 +427,71 @@ def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
     return chunks
 
 
+@dataclass
+class ChunkValidation:
+    """One chunk's per-part suites: failures per suite, and GX's results for the flow's Data Docs."""
+
+    label: str
+    suites: dict[str, tuple[int, list]]  # suite -> (n_expectations, failures)
+    results: list  # (ValidationResultIdentifier, ExpectationSuiteValidationResult) pairs
+    seconds: float
+    process: str = ""
+
+
+_chunk_validator_lock = threading.Lock()
+_chunk_validators: dict[str, Validator] = {}
+
+
+def _chunk_validator() -> Validator:
+    """One GX context per process and suites version: a Dask worker builds it once (~3 s), not per chunk."""
+    key = suites_fingerprint()
+    with _chunk_validator_lock:
+        if key not in _chunk_validators:
+            _chunk_validators.clear()
+            _chunk_validators[key] = Validator(None)
+        return _chunk_validators[key]
+
+
+@task(name="validate-chunk", cache_policy=NO_CACHE)
+def validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidation:
+    """The per-part ("chunked") suites on the rows of `parts`; runs on a Dask worker under --workers."""
+    # The body is a plain module function: Dask pickles this task by value, and its globals (a lock) cannot be.
+    return _validate_chunk(staging, parts, label)
+
+
+def _validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidation:
+    t0 = time.perf_counter()
+    validator = _chunk_validator()
+    # A folder of its own: DuckDB names its spill files alike, and chunks may run in parallel processes.
+    con = storage.analytic_connection(_spill_dir(staging) / f"chunk-{parts[0]}")
+    suites: dict[str, tuple[int, list]] = {}
+    with _chunk_validator_lock:  # one GX context: its results store is shared by whatever runs here
+        try:
+            _staged_views(con, staging, parts)
+            n_docs, n_sent = con.sql(
+                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
+            ).fetchall()[0]
+            params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
+            for name, spec in validator.specs.items():
+                if spec["meta"].get("scope") == "chunked":
+                    failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
+                    suites[name] = (validator.n_expectations(name), failures)
+        finally:
+            con.close()
+            results = validator.take_results()
+    storage.release_memory()
+    return ChunkValidation(label, suites, results, time.perf_counter() - t0, _process_id())
+
+
+def chunk_labels(chunks: list[list[str]]) -> list[str]:
+    return [f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else "" for i in range(len(chunks))]
+
+
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(
-    staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int
+    staging: Path, data_docs: Path, chunk_results: list[ChunkValidation], n_discovered: int
 ) -> ValidationReport:
-    """Corpus suites on whole tables; per-part suites on chunks of `batch_parts` (the parts not validated before)."""
-    import pyarrow.parquet  # noqa: F401  (used through pa.parquet in _chunks)
-
+    """Corpus suites on whole tables, plus the per-part suites' results from `chunk_results`; builds Data Docs."""
     validator = Validator(data_docs)
     report = ValidationReport()
     con = storage.analytic_connection(_spill_dir(staging))
@@ -436,23 +503,26 @@ def validate_task(
             if spec["meta"].get("scope") == "corpus":
                 failures = validator.validate(name, validator.frame(con, name), params)
                 report.add(name, validator.n_expectations(name), failures)
-        chunked = [n for n, s in validator.specs.items() if s["meta"].get("scope") == "chunked"]
-        chunks = _chunks(staging, batch_parts)
-        for i, parts in enumerate(chunks):
-            _staged_views(con, staging, parts)
-            n_docs, n_sent = con.sql(
-                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
-            ).fetchall()[0]
-            params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
-            label = f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else ""
-            for name in chunked:
-                failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
-                report.add(name, validator.n_expectations(name), failures)
-            storage.release_memory()
     finally:
         con.close()
+    for chunk in chunk_results:
+        for name, (n_expectations, failures) in chunk.suites.items():
+            report.add(name, n_expectations, failures)
+        validator.store_results(chunk.results)
     report.data_docs = validator.build_docs()
     return report
+
+
+def validate_staged(
+    staging: Path, data_docs: Path, batch_parts: list[str], n_discovered: int
+) -> ValidationReport:
+    """Every suite, in this process and thread (the `validate` command, outside any flow run)."""
+    chunks = _chunks(staging, batch_parts)
+    results = [
+        validate_chunk.fn(staging, parts, label)
+        for parts, label in zip(chunks, chunk_labels(chunks), strict=True)
+    ]
+    return validate_task.fn(staging, data_docs, results, n_discovered)
 
 
 # ---------------------------------------------------------------------------------------------- flow
@@ -469,6 +539,7 @@ class BuildSummary:
     files_reused: int = 0
     files_processed: int = 0
     files_hashed: int = 0
+    task_processes: int = 0  # distinct processes that ran batch and validation-chunk tasks (>1 on Dask)
     parts_revalidated_skipped: int = 0  # unchanged parts whose per-part suites passed under the same suites
     corrupted_parts: list[str] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -481,6 +552,12 @@ class BuildSummary:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _distributed() -> bool:
+    """Whether this flow run's tasks go to a Dask cluster (build --workers N or --dask-address)."""
+    runner = getattr(get_run_context(), "task_runner", None)
+    return type(runner).__name__ == "DaskTaskRunner"  # by name: prefect-dask is imported only when used
 
 
 def _new_run_id() -> str:
@@ -617,7 +694,31 @@ def _build(
             for k, v in r.seconds.items():
                 steps[f"process.{k}"] = steps.get(f"process.{k}", 0.0) + v
         summary.files_processed = sum(len(b) for b in plan.batches)
+        task_processes = {r.process for r in results}
         storage.fault_point("staged")  # test seam: kill tests stop the build here (no-op otherwise)
+
+        batch_parts = plan.carried_parts + [r.part for r in results]
+        # Parts are immutable: one reused unchanged (checksum verified by the plan) and validated under the same
+        # suites when it was published needs no second pass of the per-part suites. Corpus suites always run.
+        validated = storage.read_manifest(prev, "validated")
+        already = set()
+        if validated is not None:
+            already = {
+                p
+                for p, fp in zip(validated["part"].to_pylist(), validated["suites"].to_pylist(), strict=True)
+                if fp == suites_fp
+            } & set(plan.reuse_parts)
+        summary.parts_revalidated_skipped = len(already)
+        chunks = [] if unchanged else _chunks(staging, [p for p in batch_parts if p not in already])
+        labels = chunk_labels(chunks)
+        # On a Dask cluster the per-part suites need only the batch tables, so they run on the workers while
+        # this process computes the corpus tables. The local runner keeps them after it: one step at a time
+        # holds the default build's peak memory down.
+        chunk_futures = None
+        if _distributed():
+            chunk_futures = [
+                validate_chunk.submit(staging, parts, label) for parts, label in zip(chunks, labels, strict=True)
+            ]
 
         if not unchanged:
             t = time.perf_counter()
@@ -649,28 +750,28 @@ def _build(
         storage.write_manifest(staging, "corpus", _corpus_manifest(staging))
 
         t = time.perf_counter()
-        batch_parts = plan.carried_parts + [r.part for r in results]
-        # Parts are immutable: one reused unchanged (checksum verified by the plan) and validated under the same
-        # suites when it was published needs no second pass of the per-part suites. Corpus suites always run.
-        validated = storage.read_manifest(prev, "validated")
-        already = set()
-        if validated is not None:
-            already = {
-                p
-                for p, fp in zip(validated["part"].to_pylist(), validated["suites"].to_pylist(), strict=True)
-                if fp == suites_fp
-            } & set(plan.reuse_parts)
-        summary.parts_revalidated_skipped = len(already)
         storage.fault_point("validate")  # test seam (no-op otherwise)
         if unchanged:  # every table is the published, validated one
             report = ValidationReport(
                 data_docs=str(layout.data_docs / "index.html"), unchanged_since=prev.name
             )  # type: ignore[union-attr]
         else:
-            report = validate_task(
-                staging, layout.data_docs, [p for p in batch_parts if p not in already], found.n_discovered
-            )
+            chunk_results: list[ChunkValidation] = []
+            _report("validate", 0, len(chunks))
+            if chunk_futures is None:
+                for parts, label in zip(chunks, labels, strict=True):
+                    chunk_results.append(validate_chunk(staging, parts, label))
+                    _report("validate", len(chunk_results), len(chunks))
+            else:
+                for fut in chunk_futures:
+                    chunk_results.append(fut.result())
+                    _report("validate", len(chunk_results), len(chunks))
+            steps["validate.chunks"] = sum(c.seconds for c in chunk_results)
+            task_processes.update(c.process for c in chunk_results)
+            report = validate_task(staging, layout.data_docs, chunk_results, found.n_discovered)
+            del chunk_results
         steps["validate"] = time.perf_counter() - t
+        summary.task_processes = len(task_processes)
         summary.rows = _count_rows(staging)
         summary.outcomes = _outcomes(staging)
         summary.data_docs = report.data_docs

@@ -134,6 +134,8 @@ def _print_summary(s) -> None:
         + f"; Data Docs: {s.data_docs}",
         highlight=False,
     )
+    if s.task_processes > 1:
+        out.print(f"tasks ran in {s.task_processes} worker processes", highlight=False)
     out.print(f"published: {s.warehouse}  ({s.seconds.get('total', 0):.1f} s)", highlight=False)
     if s.status == "success":
         out.print(

@@ -120,7 +120,7 @@ def run_build(
 
 def validate_published(output_dir: str):
     """Run every suite against the published version (no Prefect run, nothing written but Data Docs)."""
-    from flows.build import validate_task
+    from flows.build import validate_staged
     from flows.storage import read_manifest
 
     layout = Layout.at(output_dir)
@@ -134,4 +134,4 @@ def validate_published(output_dir: str):
     n_inputs = sum(
         pq.ParquetFile(f).metadata.num_rows for f in Path(version, "inputs").glob("part-*.parquet")
     )
-    return validate_task.fn(version, layout.data_docs, batch_parts, n_inputs)
+    return validate_staged(version, layout.data_docs, batch_parts, n_inputs)

@@ -24,6 +24,8 @@ _DEFAULTS = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_UI_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
+    # Dask's scheduler and nannies log every start and stop at INFO (~30 lines per --workers build).
+    "DASK_LOGGING__DISTRIBUTED": "warning",
     "DO_NOT_TRACK": "1",
 }
 

@@ -176,6 +176,21 @@ class Validator:
             failures.append(Failure(suite, cfg.type, column, res.get("unexpected_count"), sample, chunk))
         return failures
 
+    def take_results(self) -> list[tuple[Any, Any]]:
+        """Remove and return the (key, result) pairs stored so far: a chunk's results travel to the flow."""
+        store = self.context.validation_results_store
+        pairs = []
+        for key in store.list_keys():
+            pairs.append((key, store.get(key)))
+            store.remove_key(key)
+        return pairs
+
+    def store_results(self, pairs: list[tuple[Any, Any]]) -> None:
+        """Results validated in another process (a Dask worker): stored here so Data Docs list them."""
+        store = self.context.validation_results_store
+        for key, result in pairs:
+            store.set(key, result)
+
     def n_expectations(self, suite: str) -> int:
         return len(self.specs[suite]["expectations"])
 

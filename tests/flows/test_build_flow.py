@@ -297,6 +297,35 @@ def test_chunked_validation_agrees_with_whole_table_validation(seeds_copy, tmp_p
     assert summary.validation["suites"]["claim_family_members"]["runs"] == 1  # aggregated: one pass
 
 
+def test_a_failure_in_a_validation_chunk_names_the_chunk_and_stops_publication(
+    seeds_copy, tmp_path, monkeypatch
+):
+    """A per-part suite failing in one chunk reaches the report (with its chunk) and nothing is published."""
+    import pyarrow.compute as pc
+
+    from flows.validation import Validator
+
+    monkeypatch.setattr(build_mod, "CHUNK_ROWS", 1)
+    real_frame = Validator.frame
+
+    def frame(self, con, suite):
+        table = real_frame(self, con, suite)
+        if suite == "sentences" and pc.min(table["ordinal"]).as_py() == 0:  # every chunk: break one offset
+            ok = table["_text_ok"].to_pylist()
+            ok[0] = False
+            table = table.set_column(table.schema.get_field_index("_text_ok"), "_text_ok", pa.array(ok))
+        return table
+
+    monkeypatch.setattr(Validator, "frame", frame)
+    with pytest.raises(ValidationFailed) as info:
+        build_flow(str(seeds_copy), str(tmp_path / "data"), batch_docs=1)
+    failed = [f for f in info.value.failures if f["suite"] == "sentences"]
+    assert {f["column"] for f in failed} == {"_text_ok"}
+    assert sorted(f["chunk"] for f in failed) == [f"chunk {i}/5" for i in range(1, 6)]
+    assert all(f["unexpected_count"] == 1 for f in failed)
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()
+
+
 def test_a_duplicated_family_member_fails_validation(seeds_copy, tmp_path, monkeypatch):
     """The aggregated family checks can fail: one claim listed twice stops publication."""
     duplicating = (

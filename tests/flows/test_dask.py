@@ -1,0 +1,65 @@
+"""`build --workers 2`: batches and validation chunks run on a Dask LocalCluster (prefect-dask) and publish
+exactly what the default single-process build publishes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from flows.build import build_flow
+from flows.storage import Layout
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+# Run-independent content of every table analysts query (ids embed content hashes, so they must agree too).
+SNAPSHOT = {
+    "documents": "SELECT document_id, n_chars, n_sentences, n_claims FROM documents",
+    "sentences": "SELECT sentence_id, char_start, char_end, role, evidence, stance FROM sentences",
+    "claims": "SELECT claim_id, claim_type, certainty, negated, types FROM claims",
+    "claim_entities": "SELECT claim_id, entity, polarity, char_start FROM claim_entities",
+    "claim_families": "SELECT family_id, n_members FROM claim_families",
+    "contradictions": "SELECT pair_id, kind, claim_id_a, claim_id_b FROM contradiction_pairs",
+    "document_topics": "SELECT document_id, topic_id, rank FROM document_topics",
+}
+
+
+def snapshot(out) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(Layout.at(out).warehouse), read_only=True)
+    try:
+        return {name: sorted(con.sql(sql).fetchall(), key=repr) for name, sql in SNAPSHOT.items()}
+    finally:
+        con.close()
+
+
+def test_two_dask_workers_publish_what_one_process_publishes(seeds_copy, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    one = tmp_path / "one"
+    assert build_flow(str(seeds_copy), str(one), batch_docs=1).status == "success"
+
+    two = tmp_path / "two"
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # workers report to the harness
+    res = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "build", "-q", "--input", str(seeds_copy), "--output", str(two)]
+        + ["--workers", "2", "--batch-docs", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    # Five one-document batches and the validation chunk ran in the two worker processes, not in the CLI's.
+    assert "tasks ran in 2 worker processes" in res.stdout
+    assert "distributed." not in res.stdout + res.stderr  # Dask's INFO chatter stays out of the output
+
+    assert snapshot(two) == snapshot(one)
+    # The per-part suites validated on the workers are in the flow's Data Docs, next to the corpus suites.
+    validations = Layout.at(two).data_docs / "validations"
+    for suite in ("sentences", "claims", "claim_entities", "sections", "documents", "claim_family_members"):
+        assert list((validations / suite).rglob("*.html")), suite
