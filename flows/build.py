@@ -717,7 +717,8 @@ def _build(
         chunk_futures = None
         if _distributed():
             chunk_futures = [
-                validate_chunk.submit(staging, parts, label) for parts, label in zip(chunks, labels, strict=True)
+                validate_chunk.submit(staging, parts, label)
+                for parts, label in zip(chunks, labels, strict=True)
             ]
 
         if not unchanged:

@@ -44,9 +44,20 @@ def test_two_dask_workers_publish_what_one_process_publishes(seeds_copy, tmp_pat
 
     two = tmp_path / "two"
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # workers report to the harness
+    args = [
+        "build",
+        "-q",
+        "--input",
+        str(seeds_copy),
+        "--output",
+        str(two),
+        "--workers",
+        "2",
+        "--batch-docs",
+        "1",
+    ]
     res = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "build", "-q", "--input", str(seeds_copy), "--output", str(two)]
-        + ["--workers", "2", "--batch-docs", "1"],
+        [sys.executable, "-m", "flows.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
