@@ -438,18 +438,19 @@ class ChunkValidation:
     process: str = ""
 
 
-_chunk_validator_lock = threading.Lock()
-_chunk_validators: dict[str, Validator] = {}
+_validator_lock = threading.Lock()
+_validators: dict[str, Validator] = {}
 
 
-def _chunk_validator() -> Validator:
-    """One GX context per process and suites version: a Dask worker builds it once (~3 s), not per chunk."""
+def _process_validator() -> Validator:
+    """One GX context per process and suites version, shared by chunks and corpus suites: a Dask worker builds
+    it once (~3 s), and the flow process holds one context (and its last frames), not two."""
     key = suites_fingerprint()
-    with _chunk_validator_lock:
-        if key not in _chunk_validators:
-            _chunk_validators.clear()
-            _chunk_validators[key] = Validator(None)
-        return _chunk_validators[key]
+    with _validator_lock:
+        if key not in _validators:
+            _validators.clear()
+            _validators[key] = Validator(None)
+        return _validators[key]
 
 
 @task(name="validate-chunk", cache_policy=NO_CACHE)
@@ -461,11 +462,11 @@ def validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidati
 
 def _validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidation:
     t0 = time.perf_counter()
-    validator = _chunk_validator()
+    validator = _process_validator()
     # A folder of its own: DuckDB names its spill files alike, and chunks may run in parallel processes.
     con = storage.analytic_connection(_spill_dir(staging) / f"chunk-{parts[0]}")
     suites: dict[str, tuple[int, list]] = {}
-    with _chunk_validator_lock:  # one GX context: its results store is shared by whatever runs here
+    with _validator_lock:  # one GX context: its results store is shared by whatever runs here
         try:
             _staged_views(con, staging, parts)
             n_docs, n_sent = con.sql(
@@ -492,24 +493,29 @@ def validate_task(
     staging: Path, data_docs: Path, chunk_results: list[ChunkValidation], n_discovered: int
 ) -> ValidationReport:
     """Corpus suites on whole tables, plus the per-part suites' results from `chunk_results`; builds Data Docs."""
-    validator = Validator(data_docs)
+    validator = _process_validator()
     report = ValidationReport()
-    con = storage.analytic_connection(_spill_dir(staging))
-    try:
-        _staged_views(con, staging)
-        n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
-        params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
-        for name, spec in validator.specs.items():
-            if spec["meta"].get("scope") == "corpus":
-                failures = validator.validate(name, validator.frame(con, name), params)
-                report.add(name, validator.n_expectations(name), failures)
-    finally:
-        con.close()
-    for chunk in chunk_results:
-        for name, (n_expectations, failures) in chunk.suites.items():
-            report.add(name, n_expectations, failures)
-        validator.store_results(chunk.results)
-    report.data_docs = validator.build_docs()
+    with _validator_lock:
+        con = storage.analytic_connection(_spill_dir(staging))
+        try:
+            validator.take_results()  # a long-lived process (serve): nothing of an earlier build in these docs
+            _staged_views(con, staging)
+            n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
+            params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
+            for name, spec in validator.specs.items():
+                if spec["meta"].get("scope") == "corpus":
+                    failures = validator.validate(name, validator.frame(con, name), params)
+                    report.add(name, validator.n_expectations(name), failures)
+            for chunk in chunk_results:
+                for name, (n_expectations, failures) in chunk.suites.items():
+                    report.add(name, n_expectations, failures)
+                validator.store_results(chunk.results)
+            validator.set_data_docs(data_docs)
+            report.data_docs = validator.build_docs()
+        finally:
+            con.close()
+            validator.set_data_docs(None)
+            validator.take_results()
     return report
 
 

@@ -117,8 +117,21 @@ class Validator:
         self.specs = load_suite_specs(suites_dir)
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.set_data_docs(data_docs_dir)
+        source = self.context.data_sources.add_pandas("staged_tables")
+        self._definitions = {}
+        for name, spec in self.specs.items():
+            suite_json = {k: v for k, v in spec.items() if k in ("name", "expectations", "meta", "notes")}
+            suite = self.context.suites.add(gx.ExpectationSuite(**suite_json))
+            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(f"{name}_frame")
+            self._definitions[name] = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=f"{name}_validation", data=batch_def, suite=suite)
+            )
+
+    def set_data_docs(self, data_docs_dir: Path | None) -> None:
+        """Where build_docs writes (None: nowhere). The default site, a temporary folder, is always dropped."""
         self.data_docs_dir = data_docs_dir
-        for site in self.context.get_site_names():  # the default site writes to a temp dir
+        for site in self.context.get_site_names():
             self.context.delete_data_docs_site(site)
         if data_docs_dir is not None:
             self.context.add_data_docs_site(
@@ -131,15 +144,6 @@ class Validator:
                     },
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
-            )
-        source = self.context.data_sources.add_pandas("staged_tables")
-        self._definitions = {}
-        for name, spec in self.specs.items():
-            suite_json = {k: v for k, v in spec.items() if k in ("name", "expectations", "meta", "notes")}
-            suite = self.context.suites.add(gx.ExpectationSuite(**suite_json))
-            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(f"{name}_frame")
-            self._definitions[name] = self.context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"{name}_validation", data=batch_def, suite=suite)
             )
 
     def frame(self, con: duckdb.DuckDBPyConnection, suite: str) -> pa.Table:
