@@ -511,7 +511,9 @@ def validate_task(
                     report.add(name, n_expectations, failures)
                 validator.store_results(chunk.results)
             validator.set_data_docs(data_docs)
+            t0 = time.perf_counter()
             report.data_docs = validator.build_docs()
+            report.docs_seconds = time.perf_counter() - t0
         finally:
             con.close()
             validator.set_data_docs(None)
@@ -776,6 +778,7 @@ def _build(
             steps["validate.chunks"] = sum(c.seconds for c in chunk_results)
             task_processes.update(c.process for c in chunk_results)
             report = validate_task(staging, layout.data_docs, chunk_results, found.n_discovered)
+            steps["validate.docs"] = report.docs_seconds
             del chunk_results
         steps["validate"] = time.perf_counter() - t
         summary.task_processes = len(task_processes)

@@ -55,6 +55,7 @@ class ValidationReport:
     failures: list[Failure] = field(default_factory=list)
     data_docs: str | None = None
     unchanged_since: str | None = None  # set when the dataset is the published version's, validated then
+    docs_seconds: float = 0.0  # rendering the Data Docs (one page per suite and chunk)
 
     def add(self, suite: str, n_expectations: int, failures: list[Failure]) -> None:
         s = self.suites.setdefault(suite, {"runs": 0, "expectations": 0, "failed": 0})
