@@ -453,6 +453,14 @@ def _process_validator() -> Validator:
         return _validators[key]
 
 
+def _drop_process_validator() -> None:
+    """Free the flow process's GX context once validation is done. Measured at 100k articles: the flow's RSS
+    climbed ~400 MB over the validation chunks and the dashboard's DuckDB came on top of that (the peak)."""
+    with _validator_lock:
+        _validators.clear()
+    storage.release_memory()
+
+
 @task(name="validate-chunk", cache_policy=NO_CACHE)
 def validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidation:
     """The per-part ("chunked") suites on the rows of `parts`; runs on a Dask worker under --workers."""
@@ -780,6 +788,7 @@ def _build(
             report = validate_task(staging, layout.data_docs, chunk_results, found.n_discovered)
             steps["validate.docs"] = report.docs_seconds
             del chunk_results
+            _drop_process_validator()
         steps["validate"] = time.perf_counter() - t
         summary.task_processes = len(task_processes)
         summary.rows = _count_rows(staging)
