@@ -444,7 +444,7 @@ _validators: dict[str, Validator] = {}
 
 def _process_validator() -> Validator:
     """One GX context per process and suites version, shared by chunks and corpus suites: a Dask worker builds
-    it once (~3 s), and the flow process holds one context (and its last frames), not two."""
+    it once (~3 s), and the flow process holds one context, not two."""
     key = suites_fingerprint()
     with _validator_lock:
         if key not in _validators:
@@ -454,8 +454,8 @@ def _process_validator() -> Validator:
 
 
 def _drop_process_validator() -> None:
-    """Free the flow process's GX context once validation is done. Measured at 100k articles: the flow's RSS
-    climbed ~400 MB over the validation chunks and the dashboard's DuckDB came on top of that (the peak)."""
+    """Free the flow process's GX context once validation is done: the dashboard runs next in this process, and
+    a long-lived `serve` process would otherwise keep it between builds."""
     with _validator_lock:
         _validators.clear()
     storage.release_memory()
