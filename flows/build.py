@@ -449,16 +449,8 @@ def _process_validator() -> Validator:
     with _validator_lock:
         if key not in _validators:
             _validators.clear()
-            _validators[key] = Validator(None)
+            _validators[key] = Validator()
         return _validators[key]
-
-
-def _drop_process_validator() -> None:
-    """Free the flow process's GX context once validation is done: the dashboard runs next in this process, and
-    a long-lived `serve` process would otherwise keep it between builds."""
-    with _validator_lock:
-        _validators.clear()
-    storage.release_memory()
 
 
 @task(name="validate-chunk", cache_policy=NO_CACHE)
@@ -506,7 +498,6 @@ def validate_task(
     with _validator_lock:
         con = storage.analytic_connection(_spill_dir(staging))
         try:
-            validator.take_results()  # a long-lived process (serve): nothing of an earlier build in these docs
             _staged_views(con, staging)
             n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
             params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
@@ -525,7 +516,7 @@ def validate_task(
         finally:
             con.close()
             validator.set_data_docs(None)
-            validator.take_results()
+            validator.take_results()  # a long-lived process (serve, a Dask worker) keeps no build's results
     return report
 
 
@@ -534,11 +525,14 @@ def validate_staged(
 ) -> ValidationReport:
     """Every suite, in this process and thread (the `validate` command, outside any flow run)."""
     chunks = _chunks(staging, batch_parts)
-    results = [
-        validate_chunk.fn(staging, parts, label)
-        for parts, label in zip(chunks, chunk_labels(chunks), strict=True)
-    ]
-    return validate_task.fn(staging, data_docs, results, n_discovered)
+    try:
+        results = [
+            validate_chunk.fn(staging, parts, label)
+            for parts, label in zip(chunks, chunk_labels(chunks), strict=True)
+        ]
+        return validate_task.fn(staging, data_docs, results, n_discovered)
+    finally:
+        shutil.rmtree(_spill_dir(staging), ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- flow
@@ -571,9 +565,8 @@ class BuildSummary:
 
 
 def _distributed() -> bool:
-    """Whether this flow run's tasks go to a Dask cluster (build --workers N or --dask-address)."""
-    runner = getattr(get_run_context(), "task_runner", None)
-    return type(runner).__name__ == "DaskTaskRunner"  # by name: prefect-dask is imported only when used
+    """Whether this flow run's tasks run outside this process (a Dask cluster: --workers N or --dask-address)."""
+    return not isinstance(getattr(get_run_context(), "task_runner", None), ThreadPoolTaskRunner)
 
 
 def _new_run_id() -> str:
@@ -773,22 +766,22 @@ def _build(
                 data_docs=str(layout.data_docs / "index.html"), unchanged_since=prev.name
             )  # type: ignore[union-attr]
         else:
+            # Local: each chunk runs here, now (lazily, as the loop asks); on Dask: collect what the workers did.
+            pending = (
+                (validate_chunk(staging, parts, label) for parts, label in zip(chunks, labels, strict=True))
+                if chunk_futures is None
+                else (fut.result() for fut in chunk_futures)
+            )
             chunk_results: list[ChunkValidation] = []
             _report("validate", 0, len(chunks))
-            if chunk_futures is None:
-                for parts, label in zip(chunks, labels, strict=True):
-                    chunk_results.append(validate_chunk(staging, parts, label))
-                    _report("validate", len(chunk_results), len(chunks))
-            else:
-                for fut in chunk_futures:
-                    chunk_results.append(fut.result())
-                    _report("validate", len(chunk_results), len(chunks))
+            for chunk in pending:
+                chunk_results.append(chunk)
+                _report("validate", len(chunk_results), len(chunks))
             steps["validate.chunks"] = sum(c.seconds for c in chunk_results)
             task_processes.update(c.process for c in chunk_results)
             report = validate_task(staging, layout.data_docs, chunk_results, found.n_discovered)
             steps["validate.docs"] = report.docs_seconds
             del chunk_results
-            _drop_process_validator()
         steps["validate"] = time.perf_counter() - t
         summary.task_processes = len(task_processes)
         summary.rows = _count_rows(staging)

@@ -109,7 +109,7 @@ def escape_strings(table: pa.Table) -> pa.Table:
 class Validator:
     """A GX ephemeral context with one validation definition per suite in expectations/."""
 
-    def __init__(self, data_docs_dir: Path | None, suites_dir: Path = EXPECTATIONS_DIR) -> None:
+    def __init__(self, suites_dir: Path = EXPECTATIONS_DIR) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -118,7 +118,7 @@ class Validator:
         self.specs = load_suite_specs(suites_dir)
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.set_data_docs(data_docs_dir)
+        self.set_data_docs(None)  # set only while building them (validate_task)
         source = self.context.data_sources.add_pandas("staged_tables")
         self._definitions = {}
         for name, spec in self.specs.items():

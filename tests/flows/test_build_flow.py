@@ -340,3 +340,13 @@ def test_a_duplicated_family_member_fails_validation(seeds_copy, tmp_path, monke
     failed = {(f["suite"], f["column"]) for f in info.value.failures}
     assert ("claim_family_members", "_duplicate_members") in failed
     assert not (tmp_path / "data" / "warehouse.duckdb").exists()
+
+
+def test_validating_a_published_dataset_passes_and_leaves_no_spill_folder(built):
+    from flows.runner import validate_published
+
+    out, _ = built
+    report = validate_published(str(out))
+    assert report.success and report.suites["sentences"]["runs"] == 1
+    staging = Layout.at(out).staging
+    assert not staging.exists() or list(staging.iterdir()) == []

@@ -13,12 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def artefacts(text: str) -> list[tuple[str, str, str, int]]:
     sections = segment_sections(text)
     rows = find_artefacts("d1", text, sections, [f"d1-s{s.ordinal}" for s in sections])
-    for r in rows:  # offsets point at the text they name
-        assert (
-            text[r["char_start"] : r["char_end"]].casefold().replace("’", "'").split()
-            == r["detail"].casefold().split()
-            or r["kind"] != "repeated_phrase"
-        )
+    for r in rows:  # a repeated phrase's offsets point at the words it names
+        if r["kind"] == "repeated_phrase":
+            at = text[r["char_start"] : r["char_end"]].casefold().replace("’", "'")
+            assert at.split() == r["detail"].casefold().split()
     return [(r["kind"], r["detail"], text[r["char_start"] : r["char_end"]], r["occurrences"]) for r in rows]
 
 
@@ -40,7 +38,7 @@ def test_boilerplate_phrases_are_found_in_any_case(text, found):
     "text",
     [
         "Kratom has an alkaloid profile.\n",
-        "Ask an AI modeler about chains.\n",  # "ai model" inside longer words is no match
+        "As an AI modeler, I build supply chains.\n",  # "ai model" inside a longer word is no match
         "Insert the capsule; a lorem is not a word.\n",
     ],
 )
