@@ -423,10 +423,12 @@ def release_memory() -> None:
 DUCKDB_MEMORY_LIMIT = "512MB"
 
 
-def _bounded(con: duckdb.DuckDBPyConnection, spill_dir: Path) -> duckdb.DuckDBPyConnection:
-    """The pipeline's DuckDB memory limit, spilling to `spill_dir` beyond it."""
+def _bounded(
+    con: duckdb.DuckDBPyConnection, spill_dir: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB memory limit (the pipeline's by default), spilling to `spill_dir` beyond it."""
     spill_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
     con.execute(f"SET temp_directory = {_sql_str(spill_dir)}")
     return con
 
@@ -438,7 +440,9 @@ def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect_readonly(layout: Layout, spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect_readonly(
+    layout: Layout, spill_dir: Path | None = None, memory_limit: str = DUCKDB_MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
     """Read-only: never takes the write lock, so it works while a build runs and from any directory.
 
     With `spill_dir`, the connection is bounded like the pipeline's: for the dashboard, which runs inside the
@@ -447,7 +451,7 @@ def connect_readonly(layout: Layout, spill_dir: Path | None = None) -> duckdb.Du
     if not layout.warehouse.exists():
         raise DatasetMissing(f"no published dataset at {layout.warehouse}")
     con = duckdb.connect(str(layout.warehouse), read_only=True)
-    return con if spill_dir is None else _bounded(con, spill_dir)
+    return con if spill_dir is None else _bounded(con, spill_dir, memory_limit)
 
 
 def write_run_record(layout: Layout, run_id: str, table: pa.Table) -> Path:
