@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,7 @@ from flows.storage import Layout, PartInfo
 from flows.validation import ValidationReport, Validator, suites_fingerprint
 from transforms.batch import BATCH_TABLES, RawInput, process_inputs
 from transforms.contradictions import contradiction_pairs
-from transforms.errors import ValidationFailed
+from transforms.errors import NoArticles, ValidationFailed
 from transforms.families import MEMBERS_SQL, family_nodes
 from transforms.inputs import INPUTS_SCHEMA, REJECTED_SCHEMA
 from transforms.lexicon import lexicon_fingerprint
@@ -569,6 +570,17 @@ def _distributed() -> bool:
     return not isinstance(getattr(get_run_context(), "task_runner", None), ThreadPoolTaskRunner)
 
 
+def _no_articles_message(input_dir: str, found: Discovery) -> str:
+    if not found.n_discovered:
+        return f"no article files in {input_dir}: the folder is empty; nothing was published"
+    reasons = Counter(r["reason"] for r in found.rejected)
+    why = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+    return (
+        f"no article files in {input_dir}: {found.n_discovered} found, all rejected before processing ({why}); "
+        "nothing was published"
+    )
+
+
 def _new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
@@ -651,6 +663,8 @@ def _build(
         steps["discover"] = time.perf_counter() - t
         summary.files_discovered, summary.files_hashed = found.n_discovered, found.n_hashed
         _report("discover", found.n_discovered, found.n_discovered)
+        if not found.files:  # the corpus step has no tables to read; and an empty dataset is no dataset
+            raise NoArticles(_no_articles_message(input_dir, found))
 
         t = time.perf_counter()
         plan = make_plan(found.files, prev, version, full=full, max_docs=batch_docs, max_bytes=batch_bytes)

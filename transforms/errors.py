@@ -31,6 +31,12 @@ class InputDirError(ClaimscopeError):
     hint = "pass an existing folder of articles with --input"
 
 
+class NoArticles(ClaimscopeError):
+    """Discovery left nothing to build from: an empty folder, or every file rejected before processing."""
+
+    hint = "put article files in the folder, or point --input at another (links to folders are not followed)"
+
+
 class BuildLocked(ClaimscopeError):
     hint = "wait for the other build to finish, or pass --wait to queue behind it"
 

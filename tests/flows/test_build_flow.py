@@ -1,6 +1,7 @@
 """End to end: the real Prefect engine (test harness), real GX suites, a real DuckDB file."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,7 @@ import threading
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from flows import build as build_mod
@@ -350,3 +352,42 @@ def test_validating_a_published_dataset_passes_and_leaves_no_spill_folder(built)
     assert report.success and report.suites["sentences"]["runs"] == 1
     staging = Layout.at(out).staging
     assert not staging.exists() or list(staging.iterdir()) == []
+
+
+def _empty_folder(root):
+    root.mkdir()
+
+
+def _only_unusable_files(root):
+    root.mkdir()
+    (root / "empty.txt").write_bytes(b"")
+    hidden, elsewhere = root / ".hidden", root.parent / "elsewhere"  # hidden folders are not entered
+    for d in (hidden, elsewhere):
+        d.mkdir()
+        (d / "article.txt").write_text("Kratom is said to help. " * 20, encoding="utf-8")
+    (root / "linked").symlink_to(hidden, target_is_directory=True)
+    (root / "outside.txt").symlink_to(elsewhere / "article.txt")
+
+
+@pytest.mark.parametrize(
+    ("make_input", "says"),
+    [
+        (_empty_folder, "the folder is empty"),
+        (
+            _only_unusable_files,
+            "3 found, all rejected before processing (empty 1, not_a_file 1, symlink_outside 1)",
+        ),
+    ],
+)
+def test_nothing_to_build_is_a_named_error_and_publishes_nothing(tmp_path, make_input, says):
+    """It used to end in DuckDB's "Table with name doc_terms does not exist" from the corpus step."""
+    from transforms.errors import NoArticles
+
+    src, out = tmp_path / "input", tmp_path / "data"
+    make_input(src)
+    with pytest.raises(NoArticles, match=re.escape(says)):
+        build_flow(str(src), str(out))
+    layout = Layout.at(out)
+    assert layout.published_version() is None and not layout.warehouse.exists()
+    runs = pa.concat_tables(pq.read_table(p) for p in layout.runs.glob("*.parquet")).to_pylist()
+    assert [r["status"] for r in runs] == ["failed"] and "NoArticles" in runs[0]["error"]
