@@ -407,13 +407,23 @@ def clean_stale_staging(layout: Layout, keep: str | None = None) -> list[str]:
 # ---------------------------------------------------------------------------------------------- readers
 
 
+_gc_frozen = False
+
+
 def release_memory() -> None:
     """Give freed memory back to the OS after a large step (CPython and glibc keep it otherwise), so a long
     build's resident memory follows what it holds now, not the largest batch it ever held."""
     import ctypes
     import gc
 
+    global _gc_frozen
     gc.collect()
+    if not _gc_frozen:
+        # The first call comes after the first batch: the process is warm (imports, compiled lexicons, Prefect
+        # and GX state). Freezing those objects keeps every later full collection from walking them again: it
+        # cost 0.33 s per 500-document batch, a tenth of the process step.
+        gc.freeze()
+        _gc_frozen = True
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
