@@ -126,6 +126,23 @@ def test_build_writes_a_self_contained_dashboard(seeds_built):
     )
 
 
+@pytest.mark.parametrize("limit", [3, 100])
+def test_top_contradictions_are_the_views_first_rows(seeds_built, limit, monkeypatch):
+    """The page's query picks the top pairs before the view's joins; it must list what the view's own top-N does."""
+    from flows import dashboard
+
+    out, _ = seeds_built
+    query = dashboard.SQL_CONTRADICTIONS.replace(f"LIMIT {dashboard.TOP_CONTRADICTIONS}", f"LIMIT {limit}")
+    plain = f"""
+        SELECT kind, scope, subject, entity, text_a, text_b,
+               coalesce(title_a, source_path_a), coalesce(title_b, source_path_b), n_claim_pairs, n_articles
+        FROM contradictions
+        ORDER BY scope = 'same_article' DESC, n_claim_pairs DESC NULLS LAST, pair_id LIMIT {limit}"""
+    expected = sql(out, plain)
+    assert len(expected) == min(limit, sql(out, "SELECT count(*) FROM contradictions")[0][0]) > 0
+    assert sql(out, query) == expected
+
+
 def test_dashboard_numbers_come_from_the_warehouse(seeds_built):
     out, summary = seeds_built
     page = page_of(out)
