@@ -71,17 +71,16 @@ LIMIT {TOP_FAMILIES}
 # The top pairs are picked before the view's joins to the claims' texts (a semi join DuckDB pushes down): at
 # 100k articles that is 0.5 s in 128 MB, where the view's own ORDER BY ... LIMIT took 1.7 s in 512 MB and ran
 # out of memory in 128 MB.
+CONTRADICTIONS_ORDER = "scope = 'same_article' DESC, n_claim_pairs DESC NULLS LAST, pair_id"
 SQL_CONTRADICTIONS = f"""
 WITH top AS (
-    SELECT pair_id FROM contradiction_pairs
-    ORDER BY scope = 'same_article' DESC, n_claim_pairs DESC NULLS LAST, pair_id
-    LIMIT {TOP_CONTRADICTIONS}
+    SELECT pair_id FROM contradiction_pairs ORDER BY {CONTRADICTIONS_ORDER} LIMIT {TOP_CONTRADICTIONS}
 )
 SELECT kind, scope, subject, entity, text_a, text_b,
        coalesce(title_a, source_path_a) AS article_a, coalesce(title_b, source_path_b) AS article_b,
        n_claim_pairs, n_articles
 FROM contradictions SEMI JOIN top USING (pair_id)
-ORDER BY scope = 'same_article' DESC, n_claim_pairs DESC NULLS LAST, pair_id
+ORDER BY {CONTRADICTIONS_ORDER}
 """
 
 SQL_CONTRADICTION_COUNTS = """

@@ -407,9 +407,6 @@ def clean_stale_staging(layout: Layout, keep: str | None = None) -> list[str]:
 # ---------------------------------------------------------------------------------------------- readers
 
 
-_gc_frozen = False
-
-
 def release_memory() -> None:
     """Give freed memory back to the OS after a large step (CPython and glibc keep it otherwise), so a long
     build's resident memory follows what it holds now, not the largest batch it ever held."""
@@ -417,9 +414,8 @@ def release_memory() -> None:
     import ctypes
     import gc
 
-    global _gc_frozen
     gc.collect()
-    if not _gc_frozen:
+    if not gc.get_freeze_count():
         # The first call comes after a first batch or validation chunk: the process is warm (imports, compiled
         # lexicons, Prefect and GX state). Freezing those objects keeps every later full collection from walking
         # them again: that cost 0.33 s per 500-document batch, a tenth of the process step. A frozen object is
@@ -429,7 +425,6 @@ def release_memory() -> None:
         # Unfrozen before the interpreter's last collection: DuckDB's bindings report every object they still
         # see at exit as leaked (43 lines after a seeds build).
         atexit.register(gc.unfreeze)
-        _gc_frozen = True
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

@@ -127,7 +127,7 @@ def test_build_writes_a_self_contained_dashboard(seeds_built):
 
 
 @pytest.mark.parametrize("limit", [3, 100])
-def test_top_contradictions_are_the_views_first_rows(seeds_built, limit, monkeypatch):
+def test_top_contradictions_are_the_views_first_rows(seeds_built, limit):
     """The page's query picks the top pairs before the view's joins; it must list what the view's own top-N does."""
     from flows import dashboard
 
