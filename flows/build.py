@@ -19,9 +19,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -489,6 +490,24 @@ def chunk_labels(chunks: list[list[str]]) -> list[str]:
     return [f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else "" for i in range(len(chunks))]
 
 
+def _submit_chunk(staging: Path, parts: list[str], index: int):
+    """A chunk's suites on the Dask cluster, ahead of queued batches. Its label is only known once every chunk
+    is (the count is in it): `_relabel` sets it when the result is collected."""
+    import dask
+
+    with dask.annotate(priority=1):  # distributed's Client.submit merges these; batches have priority 0
+        return validate_chunk.submit(staging, parts, f"chunk {index + 1}")
+
+
+def _relabel(chunk: ChunkValidation, label: str) -> ChunkValidation:
+    if chunk.label == label:
+        return chunk
+    suites = {
+        name: (n, [replace(f, chunk=label) for f in failures]) for name, (n, failures) in chunk.suites.items()
+    }
+    return replace(chunk, label=label, suites=suites)
+
+
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(
     staging: Path, data_docs: Path, chunk_results: list[ChunkValidation], n_discovered: int
@@ -708,10 +727,25 @@ def _build(
         wait_for_prewarm()  # the CLI's background imports must be done before batches import sklearn (deadlock)
         futures = [process_batch.submit(b, str(staging), version, ingested_at) for b in plan.batches]
         results: list[BatchResult] = []
+        # On a Dask cluster the per-part suites run on the workers as soon as a chunk's batches are staged,
+        # ahead of the batches still queued. Submitted after the last batch, they ran beside this process's
+        # corpus step on 2 cores (100k: 39 s corpus + 61 s validation after the batches; now 18 s + 13 s).
+        distributed = _distributed()
+        early: list[tuple[list[str], Any]] = []  # (parts, future) of chunks submitted during the batches
+        pending: list[str] = []
+        n_pending = 0
         _report("batches", 0, len(futures))
         for fut in futures:
-            results.append(fut.result())
+            r = fut.result()
+            results.append(r)
             _report("batches", len(results), len(futures))
+            if distributed:
+                n = r.rows.get("sentences", 0)
+                if pending and n_pending + n > CHUNK_ROWS:
+                    early.append((pending, _submit_chunk(staging, pending, len(early))))
+                    pending, n_pending = [], 0
+                pending.append(r.part)
+                n_pending += n
         steps["process"] = time.perf_counter() - t
         for r in results:
             for k, v in r.seconds.items():
@@ -732,16 +766,24 @@ def _build(
                 if fp == suites_fp
             } & set(plan.reuse_parts)
         summary.parts_revalidated_skipped = len(already)
-        chunks = [] if unchanged else _chunks(staging, [p for p in batch_parts if p not in already])
+        if unchanged:
+            chunks = []
+        elif distributed:  # the carried parts, then what the batches left over, after the early chunks
+            fresh = {r.part for r in results}
+            carried = [p for p in batch_parts if p not in already and p not in fresh]
+            chunks = (
+                [parts for parts, _ in early] + _chunks(staging, carried) + ([pending] if pending else [])
+            )
+        else:
+            chunks = _chunks(staging, [p for p in batch_parts if p not in already])
         labels = chunk_labels(chunks)
-        # On a Dask cluster the per-part suites need only the batch tables, so they run on the workers while
-        # this process computes the corpus tables. The local runner keeps them after it: one step at a time
+        # On a Dask cluster the remaining per-part suites need only the batch tables, so they run on the workers
+        # while this process computes the corpus tables. The local runner keeps them after it: one step at a time
         # holds the default build's peak memory down.
         chunk_futures = None
-        if _distributed():
-            chunk_futures = [
-                validate_chunk.submit(staging, parts, label)
-                for parts, label in zip(chunks, labels, strict=True)
+        if distributed:
+            chunk_futures = [fut for _, fut in early] + [
+                _submit_chunk(staging, parts, i) for i, parts in enumerate(chunks) if i >= len(early)
             ]
 
         if not unchanged:
@@ -781,15 +823,15 @@ def _build(
             )  # type: ignore[union-attr]
         else:
             # Local: each chunk runs here, now (lazily, as the loop asks); on Dask: collect what the workers did.
-            pending = (
+            pending_chunks = (
                 (validate_chunk(staging, parts, label) for parts, label in zip(chunks, labels, strict=True))
                 if chunk_futures is None
                 else (fut.result() for fut in chunk_futures)
             )
             chunk_results: list[ChunkValidation] = []
             _report("validate", 0, len(chunks))
-            for chunk in pending:
-                chunk_results.append(chunk)
+            for chunk, label in zip(pending_chunks, labels, strict=True):
+                chunk_results.append(_relabel(chunk, label))
                 _report("validate", len(chunk_results), len(chunks))
             steps["validate.chunks"] = sum(c.seconds for c in chunk_results)
             task_processes.update(c.process for c in chunk_results)

@@ -74,3 +74,50 @@ def test_two_dask_workers_publish_what_one_process_publishes(seeds_copy, tmp_pat
     validations = Layout.at(two).data_docs / "validations"
     for suite in ("sentences", "claims", "claim_entities", "sections", "documents", "claim_family_members"):
         assert list((validations / suite).rglob("*.html")), suite
+
+
+def test_chunks_validated_on_the_cluster_during_the_batches_are_labelled_and_stop_publication(
+    seeds_copy, tmp_path, monkeypatch
+):
+    """On Dask, a chunk's suites are submitted as soon as its batches are staged (before the count of chunks is
+    known); a failure in any of them still reaches the report under its final 'chunk i/N' label."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from prefect_dask import DaskTaskRunner
+
+    import flows.build as build_mod
+    from flows.validation import Validator
+    from transforms.errors import ValidationFailed
+
+    monkeypatch.setattr(build_mod, "CHUNK_ROWS", 1)  # one chunk per one-document batch
+    submitted = []
+    real_submit = build_mod._submit_chunk
+
+    def submit(staging, parts, index):
+        submitted.append(list(parts))
+        return real_submit(staging, parts, index)
+
+    monkeypatch.setattr(build_mod, "_submit_chunk", submit)
+    real_frame = Validator.frame
+
+    def frame(self, con, suite):
+        table = real_frame(self, con, suite)
+        if suite == "sentences":  # every chunk: break one offset
+            ok = table["_text_ok"].to_pylist()
+            ok[pc.index(table["ordinal"], 0).as_py()] = False
+            table = table.set_column(table.schema.get_field_index("_text_ok"), "_text_ok", pa.array(ok))
+        return table
+
+    monkeypatch.setattr(Validator, "frame", frame)
+    # Threads, not processes: the patches above must reach the tasks (the CLI's LocalCluster uses processes).
+    runner = DaskTaskRunner(cluster_kwargs={"processes": False, "n_workers": 1, "threads_per_worker": 2})
+    out = tmp_path / "data"
+    with pytest.raises(ValidationFailed) as info:
+        build_flow.with_options(task_runner=runner)(str(seeds_copy), str(out), batch_docs=1)
+    assert len(submitted) == 5 and sorted(p for parts in submitted for p in parts) == sorted(
+        {p for parts in submitted for p in parts}
+    )  # every batch part validated once: four chunks during the batches, the last one after them
+    failed = [f for f in info.value.failures if f["suite"] == "sentences"]
+    assert sorted(f["chunk"] for f in failed) == [f"chunk {i}/5" for i in range(1, 6)]
+    assert all(f["unexpected_count"] == 1 for f in failed)
+    assert not Layout.at(out).warehouse.exists()
