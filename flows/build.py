@@ -490,7 +490,7 @@ def chunk_labels(chunks: list[list[str]]) -> list[str]:
     return [f"chunk {i + 1}/{len(chunks)}" if len(chunks) > 1 else "" for i in range(len(chunks))]
 
 
-def _submit_chunk(staging: Path, parts: list[str], index: int):
+def _submit_chunk(staging: Path, parts: list[str], index: int) -> Any:
     """A chunk's suites on the Dask cluster, ahead of queued batches. Its label is only known once every chunk
     is (the count is in it): `_relabel` sets it when the result is collected."""
     import dask
