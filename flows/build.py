@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -407,26 +407,30 @@ def score_extractor_task(staging: Path) -> dict[str, float]:
     return dict(zip(table["metric"].to_pylist(), table["value"].to_pylist(), strict=True))
 
 
-def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
-    """Group batch parts into validation chunks of about CHUNK_ROWS sentences (whole documents each)."""
-    import pyarrow.parquet as pq
-
-    sizes = {}
-    for p in batch_parts:
-        path = staging / "sentences" / f"part-{p}.parquet"
-        sizes[p] = pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
-    chunks: list[list[str]] = []
+def _group(sized: Iterable[tuple[str, int]]) -> Iterator[list[str]]:
+    """Batch parts, with their sentence counts, grouped into validation chunks of about CHUNK_ROWS sentences
+    (whole documents each). Lazy: a chunk is yielded as soon as the next part would overflow it."""
     cur: list[str] = []
     n = 0
-    for p in sorted(batch_parts):
-        if cur and n + sizes[p] > CHUNK_ROWS:
-            chunks.append(cur)
+    for part, rows in sized:
+        if cur and n + rows > CHUNK_ROWS:
+            yield cur
             cur, n = [], 0
-        cur.append(p)
-        n += sizes[p]
+        cur.append(part)
+        n += rows
     if cur:
-        chunks.append(cur)
-    return chunks
+        yield cur
+
+
+def _chunks(staging: Path, batch_parts: list[str]) -> list[list[str]]:
+    """Validation chunks of staged parts, sized from their Parquet metadata."""
+    import pyarrow.parquet as pq
+
+    def rows(p: str) -> int:
+        path = staging / "sentences" / f"part-{p}.parquet"
+        return pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
+
+    return list(_group((p, rows(p)) for p in sorted(batch_parts)))
 
 
 @dataclass
@@ -727,25 +731,24 @@ def _build(
         wait_for_prewarm()  # the CLI's background imports must be done before batches import sklearn (deadlock)
         futures = [process_batch.submit(b, str(staging), version, ingested_at) for b in plan.batches]
         results: list[BatchResult] = []
-        # On a Dask cluster the per-part suites run on the workers as soon as a chunk's batches are staged,
-        # ahead of the batches still queued. Submitted after the last batch, they ran beside this process's
-        # corpus step on 2 cores (100k: 39 s corpus + 61 s validation after the batches; now 18 s + 13 s).
+
+        def finished() -> Iterator[tuple[str, int]]:  # each batch's part and sentence count, in plan order
+            for fut in futures:
+                results.append(fut.result())
+                _report("batches", len(results), len(futures))
+                yield results[-1].part, results[-1].rows.get("sentences", 0)
+
+        # The new parts are chunked as their batches finish. On a Dask cluster each chunk goes to the workers at
+        # once, ahead of the batches still queued: submitted after the last batch, the chunks shared the 2 cores
+        # with this process's corpus step (100k: 39 s corpus + 61 s validation after the batches).
         distributed = _distributed()
-        early: list[tuple[list[str], Any]] = []  # (parts, future) of chunks submitted during the batches
-        pending: list[str] = []
-        n_pending = 0
+        chunk_futures: list[Any] | None = [] if distributed else None
+        chunks: list[list[str]] = []
         _report("batches", 0, len(futures))
-        for fut in futures:
-            r = fut.result()
-            results.append(r)
-            _report("batches", len(results), len(futures))
-            if distributed:
-                n = r.rows.get("sentences", 0)
-                if pending and n_pending + n > CHUNK_ROWS:
-                    early.append((pending, _submit_chunk(staging, pending, len(early))))
-                    pending, n_pending = [], 0
-                pending.append(r.part)
-                n_pending += n
+        for parts in _group(finished()):
+            chunks.append(parts)
+            if chunk_futures is not None:
+                chunk_futures.append(_submit_chunk(staging, parts, len(chunk_futures)))
         steps["process"] = time.perf_counter() - t
         for r in results:
             for k, v in r.seconds.items():
@@ -766,25 +769,16 @@ def _build(
                 if fp == suites_fp
             } & set(plan.reuse_parts)
         summary.parts_revalidated_skipped = len(already)
-        if unchanged:
-            chunks = []
-        elif distributed:  # the carried parts, then what the batches left over, after the early chunks
-            fresh = {r.part for r in results}
-            carried = [p for p in batch_parts if p not in already and p not in fresh]
-            chunks = (
-                [parts for parts, _ in early] + _chunks(staging, carried) + ([pending] if pending else [])
-            )
-        else:
-            chunks = _chunks(staging, [p for p in batch_parts if p not in already])
-        labels = chunk_labels(chunks)
-        # On a Dask cluster the remaining per-part suites need only the batch tables, so they run on the workers
-        # while this process computes the corpus tables. The local runner keeps them after it: one step at a time
-        # holds the default build's peak memory down.
-        chunk_futures = None
-        if distributed:
-            chunk_futures = [fut for _, fut in early] + [
-                _submit_chunk(staging, parts, i) for i, parts in enumerate(chunks) if i >= len(early)
+        carried = [] if unchanged else _chunks(staging, [p for p in plan.carried_parts if p not in already])
+        # On a Dask cluster the carried parts' suites run on the workers while this process computes the corpus
+        # tables. The local runner validates every chunk after it: one step at a time holds the default build's
+        # peak memory down.
+        if chunk_futures is not None:
+            chunk_futures += [
+                _submit_chunk(staging, parts, len(chunks) + i) for i, parts in enumerate(carried)
             ]
+        chunks += carried
+        labels = chunk_labels(chunks)
 
         if not unchanged:
             t = time.perf_counter()
