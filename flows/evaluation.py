@@ -62,8 +62,8 @@ def predict(seeds_dir: Path, names: list[str]) -> tuple[list[PredHeading], list[
             for s in rows.sections
             if s["heading"] and s["kind"] != "title"
         ]
-        for srow, lab in zip(rows.sentences, rows.labels, strict=True):
-            sentences.append(PredSentence(name, srow["char_start"], srow["char_end"], lab))
+        for (s0, s1), lab in zip(rows.sentence_spans, rows.labels, strict=True):
+            sentences.append(PredSentence(name, s0, s1, lab))
     return headings, sentences
 
 

@@ -25,6 +25,7 @@ from transforms.document import (
     SENTENCES_SCHEMA,
     SourceInfo,
     process_document,
+    tuples_to_table,
 )
 from transforms.errors import InputRejected
 from transforms.formats import parse_file
@@ -46,6 +47,8 @@ BATCH_TABLES = {
     "rejected_inputs": REJECTED_SCHEMA,
     "inputs": INPUTS_SCHEMA,
 }
+# The large tables come from process_document as tuples in schema order.
+_TUPLE_TABLES = frozenset({"sentences", "claims", "claim_entities"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ class _Timer:
 def process_inputs(
     inputs: Iterable[RawInput], *, ingested_at: datetime, pipeline_version: str
 ) -> BatchTables:
-    rows: dict[str, list[dict]] = {name: [] for name in BATCH_TABLES}
+    rows: dict[str, list] = {name: [] for name in BATCH_TABLES}  # dicts; tuples for the _TUPLE_TABLES
     timer = _Timer()
     for item in inputs:
         t0 = time.perf_counter()
@@ -180,7 +183,7 @@ def process_inputs(
 
     t0 = time.perf_counter()
     tables = {
-        name: pa.Table.from_pylist(rows[name], schema=schema)
+        name: (tuples_to_table if name in _TUPLE_TABLES else pa.Table.from_pylist)(rows[name], schema=schema)
         for name, schema in BATCH_TABLES.items()
         if name != "doc_terms"
     }

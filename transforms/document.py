@@ -158,13 +158,14 @@ class SourceInfo:
 
 @dataclass(slots=True)
 class DocumentRows:
-    """Column-oriented rows for one document, appended to a batch's builders."""
+    """The rows of one document, appended to a batch's builders. The three large tables are tuples in their
+    schema's column order (`tuples_to_table`); the rest are dicts."""
 
     document: dict
     sections: list[dict]
-    sentences: list[dict]
-    claims: list[dict]
-    entities: list[dict]
+    sentences: list[tuple]
+    claims: list[tuple]
+    entities: list[tuple]
     artefacts: list[dict]
     labels: list[SentenceLabels]
     sentence_spans: list[tuple[int, int]]
@@ -216,67 +217,70 @@ def process_document(
     for si in owner:
         per_section[si] += 1
 
-    sentences: list[dict] = []
-    claims: list[dict] = []
-    entities: list[dict] = []
+    # Tuples in each schema's column order: building a dict per row and
+    # letting Arrow look every key up again was 0.35 s of a 2.5 s batch of 500 generated articles.
+    sentences: list[tuple] = []
+    claims: list[tuple] = []
+    entities: list[tuple] = []
     for ordinal, (inp, lab, si) in enumerate(zip(inputs, labels, owner, strict=True)):
         sent_id = f"{doc_id}-t{ordinal:04d}"
         sent_text = text[inp.start : inp.end]
+        sid = section_ids[si]
         sentences.append(
-            {
-                "sentence_id": sent_id,
-                "document_id": doc_id,
-                "section_id": section_ids[si],
-                "ordinal": ordinal,
-                "char_start": inp.start,
-                "char_end": inp.end,
-                "text": sent_text,
-                "role": lab.role,
-                "section_kind": inp.section_kind,
-                "evidence": lab.evidence,
-                "stance": lab.stance,
-                "subject": lab.subject,
-            }
+            (
+                sent_id,
+                doc_id,
+                sid,
+                ordinal,
+                inp.start,
+                inp.end,
+                sent_text,
+                lab.role,
+                inp.section_kind,
+                lab.evidence,
+                lab.stance,
+                lab.subject,
+            )
         )
         if lab.role != "claim":
             continue
         claim_id = f"{doc_id}-c{ordinal:04d}"
         claims.append(
-            {
-                "claim_id": claim_id,
-                "sentence_id": sent_id,
-                "document_id": doc_id,
-                "section_id": section_ids[si],
-                "char_start": inp.start,
-                "char_end": inp.end,
-                "text": sent_text,
-                "claim_type": lab.claim_type,
-                "types": list(lab.types),
-                "certainty": lab.certainty,
-                "negated": bool(lab.negated),
-                "evidence": lab.evidence,
-                "stance": lab.stance,
-                "subject": lab.subject,
-                "cues": list(lab.cues),
-                "section_kind": inp.section_kind,
-                "proposition": lab.proposition,
-                "signature": lab.signature,
-            }
-        )
-        for m in lab.entities:
-            entities.append(
-                {
-                    "claim_id": claim_id,
-                    "document_id": doc_id,
-                    "entity": m.entity,
-                    "entity_type": m.entity_type,
-                    "char_start": m.start,
-                    "char_end": m.end,
-                    "surface": text[m.start : m.end],
-                    "polarity": m.polarity,
-                    "direction": m.direction,
-                }
+            (
+                claim_id,
+                sent_id,
+                doc_id,
+                sid,
+                inp.start,
+                inp.end,
+                sent_text,
+                lab.claim_type,
+                list(lab.types),
+                lab.certainty,
+                bool(lab.negated),
+                lab.evidence,
+                lab.stance,
+                lab.subject,
+                list(lab.cues),
+                inp.section_kind,
+                lab.proposition,
+                lab.signature,
             )
+        )
+        entities.extend(
+            (
+                claim_id,
+                doc_id,
+                m.entity,
+                m.entity_type,
+                m.start,
+                m.end,
+                text[m.start : m.end],
+                m.polarity,
+                m.direction,
+            )
+            for m in lab.entities
+        )
 
     section_rows = [
         {
@@ -327,5 +331,13 @@ def process_document(
     )
 
 
-def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=schema)
+def tuples_to_table(rows: Sequence[tuple], schema: pa.Schema) -> pa.Table:
+    """Rows as tuples in the schema's column order -> a table, one column at a time."""
+    if not rows:
+        return schema.empty_table()
+    columns = list(zip(*rows, strict=True))
+    if len(columns) != len(schema):
+        raise ValueError(f"rows have {len(columns)} values, the schema {len(schema)} columns")
+    return pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)], schema=schema
+    )
