@@ -21,6 +21,7 @@ import pyarrow as pa
 from transforms.claims import sentence_cache_size
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_lines, load_yaml
+from transforms.regexset import lower_for_twins, twin
 
 TOPICS_SCHEMA = pa.schema(
     [
@@ -61,6 +62,7 @@ class TaxonomyTopic:
     description: str
     patterns: tuple[str, ...]
     regex: re.Pattern[str]
+    twin: re.Pattern[str] | None  # scans lower-cased text 2-3x faster (regexset.twin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,9 @@ def _taxonomy() -> tuple[TopicSettings, tuple[TaxonomyTopic, ...]]:
         for t in data["topics"]:
             pats = tuple(t["patterns"])
             rx = re.compile(r"(?<![\w-])(?:" + "|".join(pats) + r")(?![\w-])", re.IGNORECASE)
-            topics.append(TaxonomyTopic(f"tax:{t['id']}", t["label"], t.get("description", ""), pats, rx))
+            topics.append(
+                TaxonomyTopic(f"tax:{t['id']}", t["label"], t.get("description", ""), pats, rx, twin(rx))
+            )
     except (KeyError, TypeError, re.error) as exc:
         raise LexiconError(f"lexicons/topics.yaml is malformed: {exc!r}") from exc
     return settings, tuple(topics)
@@ -144,7 +148,12 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
 @lexicon_cache(maxsize=sentence_cache_size())
 def sentence_topics(sentence: str) -> tuple[int, ...]:
     """Indexes of the taxonomy topics a sentence mentions (memoised: crawls repeat sentences)."""
-    return tuple(i for i, t in enumerate(_taxonomy()[1]) if t.regex.search(sentence))
+    low = lower_for_twins(sentence)
+    return tuple(
+        i
+        for i, t in enumerate(_taxonomy()[1])
+        if (t.twin.search(low) if t.twin is not None and low is not None else t.regex.search(sentence))
+    )
 
 
 @lexicon_cache
