@@ -20,8 +20,9 @@ The rules are about English, not about any one article:
 * **Role.** meta (the text talks about itself) and advice (directives) are not claims, unless the advice
   sentence also concedes a claim ("While X, be careful"), names a specific harm, or gives a reason with content.
 
-Speed: each cue family is one compiled regex scanned once per sentence; the per-sentence Python work is a
-handful of list operations over the (few) matches.
+Speed: each cue family is one compiled regex scanned once per sentence (through its case-sensitive twin on the
+lower-cased sentence where it has one: `_scan`); the per-sentence Python work is a handful of list operations
+over the (few) matches.
 """
 
 from __future__ import annotations
