@@ -196,8 +196,8 @@ def _lower(s: str) -> str | None:
 
 
 def _scan(pat: re.Pattern[str], s: str, lo: int = 0) -> Iterable[re.Match[str]]:
-    """`pat.finditer(s, lo)`, by the twin where there is one: the matches' offsets and groups are the same,
-    but their text is lower case, so read it from `s`."""
+    """`pat.finditer(s, lo)`, by the twin where there is one: the same spans (a named branch's group name maps to
+    the same name through `_add_twin`'s table), but the matched text is lower case, so read it from `s`."""
     pair = _TWINS.get(id(pat))
     if pair is not None:
         low = _lower(s)
