@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_lines, load_yaml
-from transforms.regexset import alternation, lower_for_twins, lowered_source
+from transforms.regexset import alternation, lower_for_twins, twin
 
 TYPE_ORDER = ("safety", "efficacy", "mechanism", "regulatory", "research", "usage", "origin")
 ROLES = ("claim", "advice", "meta")
@@ -149,11 +149,13 @@ def _alt(patterns: Iterable[str]) -> str:
 
 def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
     """Whole-word alternation (a word continues through hyphens: "non-addictive"); an entry may end in a space."""
-    branches = [(p, None) for p in patterns]
+    patterns = list(patterns)
     try:
-        source, _ = alternation(branches, flags)
+        source, _ = alternation([(p, None) for p in patterns], flags)
         pat = re.compile(_WORD_START + source + _WORD_END, flags)
-        _add_twin(pat, branches, _WORD_START, _WORD_END)
+        lower_twin = twin(_WORD_START + _alt(patterns) + _WORD_END, flags)
+        if lower_twin is not None:
+            _TWINS[id(pat)] = (pat, lower_twin)
         return pat
     except re.error as exc:
         raise LexiconError(f"{where}: invalid regular expression: {exc}") from exc
@@ -161,33 +163,11 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
 
 _WORD_START = r"(?<![\w-])"
 _WORD_END = r"(?:(?<=\s)|(?!\w))"
-# Case-insensitive cue patterns -> case-sensitive twins that scan lower-cased text (regexset.lowered_source).
+# Case-insensitive cue lists -> case-sensitive twins that scan lower-cased text (regexset.twin).
 # These scans are most of the extractor's time on text it has not seen before; the twins do them 2-3x faster.
 # Keyed by id(): hashing a compiled pattern hashes its whole program, at every lookup (7 us for a cue list).
 # The value keeps the pattern alive, so its id is not reused.
 _TWINS: dict[int, tuple[re.Pattern[str], re.Pattern[str]]] = {}
-
-
-def _add_twin(
-    pat: re.Pattern[str], branches: Sequence[tuple[str, str | None]], prefix: str, suffix: str
-) -> dict[str, str]:
-    """Register `pat`'s twin: the same branches, lower-cased, as a plain alternation (sre skips a branch on its
-    first character by itself once the pattern is case-sensitive). Returns the twin's group names -> the names
-    given; nothing when a branch cannot be lower-cased safely (`pat` is then used as it is)."""
-    lowered = [lowered_source(p) for p, _ in branches]
-    if not pat.flags & re.IGNORECASE or any(low is None for low in lowered):
-        return {}
-    names: dict[str, str] = {}
-    parts = []
-    for i, (low, (_, name)) in enumerate(zip(lowered, branches, strict=True)):
-        if name is None:
-            parts.append(f"(?:{low})")
-        else:
-            names[f"{name}_t{i}"] = name
-            parts.append(f"(?P<{name}_t{i}>{low})")
-    twin = re.compile(prefix + "(?:" + "|".join(parts) + ")" + suffix, pat.flags & ~re.IGNORECASE)
-    _TWINS[id(pat)] = (pat, twin)
-    return names
 
 
 @functools.lru_cache(maxsize=8)
@@ -196,8 +176,8 @@ def _lower(s: str) -> str | None:
 
 
 def _scan(pat: re.Pattern[str], s: str, lo: int = 0) -> Iterable[re.Match[str]]:
-    """`pat.finditer(s, lo)`, by the twin where there is one: the same spans (a named branch's group name maps to
-    the same name through `_add_twin`'s table), but the matched text is lower case, so read it from `s`."""
+    """`pat.finditer(s, lo)`, by the twin where there is one: the same spans, but the matched text is lower
+    case, so read it from `s`."""
     pair = _TWINS.get(id(pat))
     if pair is not None:
         low = _lower(s)
@@ -251,12 +231,9 @@ def _compile(cfg: dict, ents: dict) -> Rules:
             alternatives.append((len(syn), f"e{i}", syn))
     # Longest synonyms first: "opioid withdrawal" before "opioids", "opioid receptors" before "opioid".
     alternatives.sort(key=lambda x: -x[0])
-    branches = [(syn, key) for _, key, syn in alternatives]
-    prefix, suffix = r"(?:(?<![\w-])|(?<=non-))", r"(?!\w)"
-    try:
-        source, names = alternation(branches, re.IGNORECASE)
-        entity_re = re.compile(prefix + source + suffix, re.IGNORECASE)
-        names |= _add_twin(entity_re, branches, prefix, suffix)
+    try:  # no twin: its branches are named groups (regexset.twin)
+        source, names = alternation([(syn, key) for _, key, syn in alternatives], re.IGNORECASE)
+        entity_re = re.compile(r"(?:(?<![\w-])|(?<=non-))" + source + r"(?!\w)", re.IGNORECASE)
     except re.error as exc:
         raise LexiconError(f"entities.yaml: invalid regular expression: {exc}") from exc
     groups = {g: by_key[key] for g, key in names.items()}
@@ -678,7 +655,7 @@ def _analyse(s: str) -> _Analysis:
     sources = _hits(r.named, s)
     mentions = [
         (m.start(), m.end(), r.entity_groups[m.lastgroup])
-        for m in _scan(r.entity_re, s)
+        for m in r.entity_re.finditer(s)
         if m.lastgroup
         and (
             r.entity_groups[m.lastgroup].type == "organisation" or not _overlaps(m.start(), m.end(), sources)

@@ -91,7 +91,14 @@ def _taxonomy() -> tuple[TopicSettings, tuple[TaxonomyTopic, ...]]:
             pats = tuple(t["patterns"])
             rx = re.compile(r"(?<![\w-])(?:" + "|".join(pats) + r")(?![\w-])", re.IGNORECASE)
             topics.append(
-                TaxonomyTopic(f"tax:{t['id']}", t["label"], t.get("description", ""), pats, rx, twin(rx))
+                TaxonomyTopic(
+                    f"tax:{t['id']}",
+                    t["label"],
+                    t.get("description", ""),
+                    pats,
+                    rx,
+                    twin(rx.pattern, rx.flags),
+                )
             )
     except (KeyError, TypeError, re.error) as exc:
         raise LexiconError(f"lexicons/topics.yaml is malformed: {exc!r}") from exc
