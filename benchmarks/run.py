@@ -388,7 +388,8 @@ def print_steps(run: BuildRun, corpus: Corpus) -> None:
     total = run.in_flow_seconds or float("nan")
     log(f"    {'step':<28}{'seconds':>9}{'share':>8}{'MB/s':>10}{'docs/s':>11}")
     for name, secs in run.steps.items():
-        # process.* are sums over batch tasks (CPU time across workers), not wall time of the flow.
+        # process.* are sums over batch tasks (each batch's wall time; process.cpu its thread's CPU time), not
+        # wall time of the flow.
         share = "" if name.startswith("process.") else f"{secs / total:7.1%}"
         mbs, dps = (
             (f"{rate(corpus.mb, secs):10.2f}", f"{rate(n_docs, secs):11.0f}") if secs >= 0.005 else ("-", "-")

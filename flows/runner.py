@@ -80,6 +80,11 @@ def run_build(
         if dask_address:
             runner = DaskTaskRunner(address=dask_address)
         else:
+            import dask
+
+            # Our workers' processes inherit this. Dask's statistical profiler samples every worker thread's
+            # stack each 10 ms for its dashboard's profile page, which a build never shows.
+            dask.config.set({"distributed.worker.profile.enabled": False})
             runner = DaskTaskRunner(
                 cluster_kwargs={
                     "n_workers": workers,

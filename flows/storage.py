@@ -444,10 +444,26 @@ def _bounded(
     return con
 
 
+def _dask_worker_threads() -> int | None:
+    """The threads of the Dask worker running this task, or None outside one."""
+    if "distributed" not in sys.modules:  # never imported: not on a worker
+        return None
+    from distributed import get_worker
+
+    try:
+        return get_worker().state.nthreads
+    except ValueError:
+        return None
+
+
 def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for pipeline queries, with a memory limit and a spill folder inside staging."""
     con = _bounded(duckdb.connect(), spill_dir)
     con.execute("SET preserve_insertion_order = false")  # lets large COPY/GROUP BY stream
+    # On a Dask worker, DuckDB keeps to the worker's threads: by default it starts one per core of the machine,
+    # and those threads then take CPU from the workers beside it, which each own their share of the cores.
+    if (threads := _dask_worker_threads()) is not None:
+        con.execute(f"SET threads = {max(1, threads)}")
     return con
 
 

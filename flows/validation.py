@@ -99,7 +99,11 @@ def escape_strings(table: pa.Table) -> pa.Table:
     """HTML-escape every string column (Data Docs print unexpected values unescaped)."""
     cols = []
     for col, f in zip(table.columns, table.schema, strict=True):
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+        # One scan finds the columns that need it (ids and labels rarely do): five replacements on every string
+        # column were a sixth of a validation chunk's time.
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)) and pc.any(
+            pc.match_substring_regex(col, "[&<>\"']")
+        ).as_py():
             for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
                 col = pc.replace_substring(col, a, b)
         cols.append(col)
