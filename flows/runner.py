@@ -80,11 +80,6 @@ def run_build(
         if dask_address:
             runner = DaskTaskRunner(address=dask_address)
         else:
-            import dask
-
-            # Our workers' processes inherit this. Dask's statistical profiler samples every worker thread's
-            # stack each 10 ms for its dashboard's profile page, which a build never shows.
-            dask.config.set({"distributed.worker.profile.enabled": False})
             runner = DaskTaskRunner(
                 cluster_kwargs={
                     "n_workers": workers,
@@ -93,6 +88,10 @@ def run_build(
                     # distributed starts its HTTP server anyway: a free port, so two builds never clash on 8787
                     "dashboard_address": ":0",
                     "silence_logs": logging.WARNING,
+                    # Each worker's config (the nanny merges this over ours, keys at the top level): Dask's
+                    # statistical profiler samples every worker thread's stack each 10 ms for its dashboard's
+                    # profile page, which a build never shows.
+                    "config": {"distributed.worker.profile.enabled": False},
                 }
             )
         flow_fn = build_flow.with_options(task_runner=runner)
