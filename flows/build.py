@@ -149,8 +149,8 @@ class BatchFiles:
 
     Prefect walks lists and dataclasses in task parameters (visit_collection, twice per submit) and Dask
     tokenises them. A plain object is one leaf for Prefect, and its Dask token is its part key. Submitting a
-    500-file batch to Dask took 202 ms of the flow process's CPU with the list and 119 ms with this (py-spy, 10k
-    articles): at 100k articles, 17 s less taken from the workers' cores while the batches are submitted.
+    500-file batch to two Dask workers took about 60 ms of the flow thread's CPU with the list and 28 ms with
+    this (`python -m benchmarks.bench_submit`); most of the rest is prefect-dask serialising Prefect's settings.
     """
 
     __slots__ = ("files", "key")
