@@ -187,6 +187,7 @@ def document_terms(documents: pa.Table) -> pa.Table:
                 -- adjacent word pairs ("k shots", "opioid receptors"); pairs with a stop word carry no topic.
                 -- Two unnests in one SELECT are zipped: each word beside the next, without building a list per
                 -- pair (list_transform with a lambda made the whole query about 15 % slower).
+                -- DuckDB slices are 1-based and inclusive: t[:-2] is every word but the last, t[2:] all but the first.
                 SELECT document_id, unnest(t[:-2]) AS a, unnest(t[2:]) AS b FROM toks
             ), terms AS (
                 SELECT document_id, term FROM unigrams
