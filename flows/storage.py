@@ -414,19 +414,31 @@ def release_memory() -> None:
     import ctypes
     import gc
 
+    global _frozen_modules
     gc.collect()
-    if not gc.get_freeze_count():
-        # The first call comes after a first batch or validation chunk: the process is warm (imports, compiled
-        # lexicons, Prefect and GX state). Freezing those objects keeps every later full collection from walking
-        # them again: that cost 0.33 s per 500-document batch, a tenth of the process step. A frozen object is
-        # still freed by reference counting; only one that later ends up in a garbage cycle is never collected,
-        # and freezing once per process bounds that to what was alive at this point.
+    # The first call comes after a first batch or validation chunk: the process is warm (imports, compiled
+    # lexicons, Prefect and GX state). Freezing those objects keeps every later full collection from walking
+    # them again: that cost 0.33 s per 500-document batch, a tenth of the process step. A frozen object is
+    # still freed by reference counting; only one that later ends up in a garbage cycle is never collected,
+    # and freezing at a few quiet points bounds that to what was alive then.
+    # Freeze again once the process has imported much more since: a Dask worker imports Great Expectations
+    # only at its first validation chunk, after its first batch, and its later batches then took 2.4 s
+    # instead of 2.0 s (10k, --workers 2) while collections walked GX's objects.
+    if len(sys.modules) >= _frozen_modules + REFREEZE_MODULES:
+        if not gc.get_freeze_count():
+            # Unfrozen before the interpreter's last collection: DuckDB's bindings report every object they
+            # still see at exit as leaked (43 lines after a seeds build).
+            atexit.register(gc.unfreeze)
         gc.freeze()
-        # Unfrozen before the interpreter's last collection: DuckDB's bindings report every object they still
-        # see at exit as leaked (43 lines after a seeds build).
-        atexit.register(gc.unfreeze)
+        _frozen_modules = len(sys.modules)
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+# Modules imported since the last freeze that make release_memory() freeze again (GX brings ~1,500, a Dask
+# worker's own imports after its first batch a handful).
+REFREEZE_MODULES = 200
+_frozen_modules = -REFREEZE_MODULES  # nothing frozen yet: the first call freezes
 
 
 # In-pipeline DuckDB work (corpus tables, validation frames) is bounded: it spills to disk past this, so the

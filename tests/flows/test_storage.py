@@ -150,3 +150,29 @@ def test_releasing_memory_leaves_no_leak_report_at_exit():
     )
     assert res.returncode == 0, res.stderr
     assert "leaked" not in res.stderr, res.stderr[-500:]
+
+
+def test_release_memory_freezes_again_after_large_imports_only():
+    """A Dask worker imports GX at its first validation chunk, after its first batch: those objects must be frozen
+    too (collections walking them made later batches 20 % slower), while a batch's own data never is."""
+    code = (
+        "import gc\nfrom flows import storage\n"
+        "storage.release_memory(); first = gc.get_freeze_count()\n"
+        "batch = [{'i': i} for i in range(50_000)]\n"
+        "storage.release_memory(); second = gc.get_freeze_count()\n"
+        "import great_expectations\n"
+        "storage.release_memory(); third = gc.get_freeze_count()\n"
+        "print(first, second, third)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(storage.__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    first, second, third = map(int, res.stdout.split())
+    assert first > 0
+    assert second - first < 50_000  # the live batch rows stay collectable
+    assert third - second > 100_000  # GX's module objects joined the frozen generation
