@@ -226,6 +226,7 @@ class TreeSampler(threading.Thread):
         self.pid, self.interval = pid, interval
         self.peak_total = self.peak_main = 0
         self.peak_procs = self.peak_threads = 0
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system) at its last sample
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -242,9 +243,11 @@ class TreeSampler(threading.Thread):
             for p in procs:
                 try:
                     rss = p.memory_info().rss
+                    ct = p.cpu_times()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 total += rss
+                self.cpu[p.pid] = ct.user + ct.system
                 if p.pid == self.pid:
                     self.peak_main = max(self.peak_main, rss)
                     with contextlib.suppress(psutil.Error):  # batch tasks run in threads without Dask
@@ -256,6 +259,11 @@ class TreeSampler(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=5)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the tree, summed over processes (a process's last sample: may miss its final 0.2 s)."""
+        return sum(self.cpu.values())
 
 
 @dataclass
@@ -279,7 +287,13 @@ class BuildRun:
     peak_rss_main_bytes: int = 0
     peak_processes: int = 0
     peak_threads_main: int = 0
+    cpu_seconds: float = 0.0  # CPU time of the whole process tree (all threads, all processes)
     log_file: str = ""
+
+    @property
+    def cores_used(self) -> float:
+        """Mean cores busy from launch to exit: what is left of the machine for a second worker."""
+        return self.cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
 
     @property
     def ok(self) -> bool:
@@ -335,6 +349,7 @@ def run_build(
     run = BuildRun(label, args[1:], rc, wall, log_file=str(log_file))
     run.peak_rss_bytes, run.peak_rss_main_bytes = sampler.peak_total, sampler.peak_main
     run.peak_processes, run.peak_threads_main = sampler.peak_procs, sampler.peak_threads
+    run.cpu_seconds = sampler.cpu_seconds
     rec = _run_record(output, launched)
     if rec is not None:
         steps = dict(rec.get("step_seconds") or {})
@@ -379,6 +394,10 @@ def print_build(run: BuildRun, corpus: Corpus) -> None:
         f" reused {run.files_reused}; peak RSS {run.peak_rss_bytes / MB:.0f} MB"
         f" (flow process {run.peak_rss_main_bytes / MB:.0f} MB, {run.peak_threads_main} threads;"
         f" {run.peak_processes} processes)"
+    )
+    log(
+        f"    CPU {run.cpu_seconds:.1f} s over the process tree: {run.cores_used:.2f} of {os.cpu_count()} cores"
+        " busy on average, start-up included"
     )
     print_steps(run, corpus)
 
@@ -800,6 +819,23 @@ def main(argv: list[str] | None = None) -> int:
             f"    speed-up 2 vs 1 worker: {workers['speedup_in_flow']:.2f}x in-flow, {workers['speedup_wall']:.2f}x wall,"
             f" {workers['speedup_process_step']:.2f}x on the process step"
         )
+        workers["cores_used_1"], workers["cores_used_2"] = full.cores_used, w2.cores_used
+        log(
+            f"    cores busy on average: {full.cores_used:.2f} with one worker (DuckDB, Arrow and the Prefect server"
+            f" use the second core too), {w2.cores_used:.2f} with two"
+        )
+        from benchmarks.ceiling import WARM_DOCS, two_process_ceiling
+
+        half = min(2000, corpus.n_files // 2 - WARM_DOCS)
+        if half >= 100:
+            c = two_process_ceiling([p for _, p in walk(corpus.path)], half)
+            workers["ceiling"] = c
+            log(
+                f"    two-process ceiling (benchmarks.ceiling: the batch transform on 2 x {half} documents, one half"
+                f" after the other vs both at once, no Prefect or Dask): {c['speedup']:.2f}x,"
+                f" CPU per document x{c['cpu_inflation']:.2f}; the build reaches"
+                f" {workers['speedup_in_flow'] / c['speedup']:.0%} of it"
+            )
         if n_batches < 4:  # batches (1000 documents or 16 MB each) are the unit of parallelism
             log(
                 f"    note: only {n_batches} batch(es) at this N, so 2 workers cannot show a speed-up; no verdict"
@@ -975,6 +1011,13 @@ def main(argv: list[str] | None = None) -> int:
                 None if workers.get("too_few_batches") else _check(s, lambda v: v >= T_WORKERS2),
             ),
             Figure("--workers 2 speed-up (wall)", workers["speedup_wall"], "x", "", None),
+            Figure(
+                "two-process ceiling (transform alone)",
+                workers.get("ceiling", {}).get("speedup"),
+                "x",
+                "",
+                None,
+            ),
             Figure(
                 "--workers 2 peak RSS",
                 workers["w2"]["peak_rss_bytes"] / MB,
