@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from itertools import compress, count
+from operator import and_
 
 import pyarrow as pa
 
@@ -31,8 +34,26 @@ DOCUMENT_ARTEFACTS_SCHEMA = pa.schema(
     ]
 )
 
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_BREAK = re.compile(r"[^\w\s'’-]+")  # punctuation between two words ends a phrase
+# A paragraph's tokens: words, and runs of punctuation (which end a phrase). A word starts with a letter or
+# digit (`str.isalnum`, the same test as the regex's \w less "_"); a punctuation run never does.
+_TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[^\w\s'’-]+")
+
+
+def _tokens(paragraph: str) -> tuple[str, ...]:
+    r"""`_TOKEN.findall(paragraph)`, faster: no token holds white space (`str.split` and the regex's \s agree on
+    what that is), and a piece of letters and digits only is one word, so the regex runs on the other pieces."""
+    out: list[str] = []
+    for piece in paragraph.split():
+        if piece.isalnum():
+            out.append(piece)
+        else:
+            out += _TOKEN.findall(piece)
+    return tuple(out)
+
+
+def _grams(seq: tuple[str, ...], n: int) -> Iterator[tuple[str, ...]]:
+    """Every n-gram of `seq`, in order (zip stops at the shortest of the shifted copies)."""
+    return zip(*[seq[i:] for i in range(n)], strict=False)
 
 
 @lexicon_cache
@@ -121,76 +142,67 @@ def _row(doc: str, kind: str, detail: str, sid: str | None, s: int, e: int, n: i
 def _repeated_phrases(doc, text, sections, section_ids, rep, stop) -> list[dict]:
     """Maximal word n-grams (min..max words) that occur in >= min_paragraphs distinct paragraphs.
 
-    Grown level by level: an (n+1)-gram can only repeat where its n-word prefix and suffix both do, so only those
-    positions are extended (the plain enumeration of every n-gram was most of this step's time).
+    Grown level by level: an (n+1)-gram can only repeat where its n-word prefix and suffix both do, so only
+    those positions are extended. A paragraph is one token sequence, words and punctuation runs alike, so
+    `zip`, `set`, `Counter` and `map` build, count and test its grams in C; a gram with punctuation in it is
+    never a phrase (phrases never cross punctuation), so it is dropped where the frequent ones are picked.
     """
     lo, hi, min_par = int(rep["min_words"]), int(rep["max_words"]), int(rep["min_paragraphs"])
     paragraphs = [(p, sid) for sec, sid in zip(sections, section_ids, strict=True) for p in sec.paragraphs]
     if len(paragraphs) < min_par:
         return []
-    paras = []  # per paragraph: its words and the run (punctuation-free stretch) each word is in
-    for (p0, p1), sid in paragraphs:
-        words: list[str] = []
-        runs: list[int] = []
-        # Phrases never cross punctuation: split there first, then find words in each stretch (C-level).
-        for run, chunk in enumerate(_BREAK.split(text[p0:p1].casefold().replace("’", "'"))):
-            found = _WORD.findall(chunk)
-            words += found
-            runs += [run] * len(found)
-        paras.append((words, (p0, p1), runs, sid))
+    seqs = [_tokens(text[p0:p1].casefold().replace("’", "'")) for (p0, p1), _ in paragraphs]
 
-    def count(
-        cands: dict[int, list[int]], n: int
-    ) -> tuple[dict[tuple[str, ...], dict[int, int]], dict[int, list[int]]]:
-        where: dict[tuple[str, ...], dict[int, int]] = {}
-        for pi, ks in cands.items():
-            words = paras[pi][0]
-            for k in ks:
-                where.setdefault(tuple(words[k : k + n]), {}).setdefault(pi, k)
-        frequent = {g: locs for g, locs in where.items() if len(locs) >= min_par}
-        keep: dict[int, list[int]] = {}
-        for pi, ks in cands.items():
-            words = paras[pi][0]
-            keep[pi] = [k for k in ks if tuple(words[k : k + n]) in frequent]
-        return frequent, keep
-
-    cands = {
-        pi: [k for k in range(len(w) - lo + 1) if r[k] == r[k + lo - 1]]
-        for pi, (w, _, r, _) in enumerate(paras)
-    }
-    frequent_by_n: dict[int, dict[tuple[str, ...], dict[int, int]]] = {}
+    counts: dict[tuple[str, ...], int] = {}  # frequent phrase -> paragraphs it occurs in
+    grams_at: dict[int, list[set[tuple[str, ...]]]] = {}  # words -> each paragraph's counted grams
+    starts: list[list[int] | None] = [None] * len(seqs)  # per paragraph: candidate positions; None: all
     for n in range(lo, hi + 1):
-        frequent, keep = count(cands, n)
+        tally: Counter[tuple[str, ...]] = Counter()
+        grams_of: list[set[tuple[str, ...]]] = []
+        for seq, ks in zip(seqs, starts, strict=True):
+            grams = set(_grams(seq, n)) if ks is None else {seq[k : k + n] for k in ks}
+            grams_of.append(grams)
+            tally.update(grams)
+        frequent = {g: c for g, c in tally.items() if c >= min_par and all(t[0].isalnum() for t in g)}
         if not frequent:
             break
-        frequent_by_n[n] = frequent
-        nxt: dict[int, list[int]] = {}
-        for pi, ks in keep.items():
-            runs = paras[pi][2]
-            ks_set = set(ks)
-            nxt[pi] = [k for k in ks if k + 1 in ks_set and k + n < len(runs) and runs[k] == runs[k + n]]
-        cands = nxt
+        counts.update(frequent)
+        grams_at[n] = grams_of
+        if n == hi:
+            break
+        # next level: the positions whose n-gram and the n-gram one token on are both frequent
+        nxt: list[list[int] | None] = []
+        for seq, ks, grams in zip(seqs, starts, grams_of, strict=True):
+            if grams.isdisjoint(frequent):
+                nxt.append([])
+            elif ks is None:
+                hit = list(map(frequent.__contains__, _grams(seq, n)))
+                nxt.append(list(compress(count(), map(and_, hit, hit[1:]))))
+            else:
+                ok = {k for k in ks if seq[k : k + n] in frequent}
+                nxt.append([k for k in ks if k in ok and k + 1 in ok])
+        starts = nxt
 
     def reportable(g: tuple[str, ...]) -> bool:
         return g[0] not in stop and g[-1] not in stop and sum(w not in stop for w in g) >= 2
 
-    frequent_all = {g: locs for by_n in frequent_by_n.values() for g, locs in by_n.items() if reportable(g)}
+    frequent_all = {g: c for g, c in counts.items() if reportable(g)}
     # Keep maximal phrases: drop a gram contained in a longer frequent gram seen in as many paragraphs.
     covered: dict[tuple[str, ...], int] = {}  # sub-gram -> most paragraphs of a longer gram containing it
-    for o, locs in frequent_all.items():
+    for o, c in frequent_all.items():
         for n in range(lo, len(o)):
             for k in range(len(o) - n + 1):
                 sub = o[k : k + n]
-                covered[sub] = max(covered.get(sub, 0), len(locs))
-    keep_grams = [(g, locs) for g, locs in frequent_all.items() if covered.get(g, 0) < len(locs)]
-    keep_grams.sort(key=lambda x: (-len(x[1]), -len(x[0]), x[0]))
+                covered[sub] = max(covered.get(sub, 0), c)
+    keep_grams = [(g, c) for g, c in frequent_all.items() if covered.get(g, 0) < c]
+    keep_grams.sort(key=lambda x: (-x[1], -len(x[0]), x[0]))
     rows = []
-    for g, locs in keep_grams[:3]:
-        pi = min(locs)
-        _, (p0, p1), _, sid = paras[pi]
+    for g, c in keep_grams[:3]:
+        first = next(pi for pi, grams in enumerate(grams_at[len(g)]) if g in grams)
+        (p0, p1), sid = paragraphs[first]
         m = _locator(g).search(text, p0, p1)  # offsets of the first occurrence
         start, end = (m.start(), m.end()) if m else (p0, p1)
-        rows.append(_row(doc, "repeated_phrase", " ".join(g), sid, start, end, len(locs)))
+        rows.append(_row(doc, "repeated_phrase", " ".join(g), sid, start, end, c))
     return rows
 
 

@@ -1,10 +1,13 @@
 """Generation artefacts: boilerplate phrases, instruction headings and keyword phrases stuffed into paragraphs."""
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from transforms.artefacts import find_artefacts
+from transforms.artefacts import _TOKEN, _cues, _locator, _tokens, find_artefacts
 from transforms.sections import segment_sections
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +70,91 @@ def test_a_phrase_in_two_paragraphs_or_across_punctuation_is_not_stuffing():
     assert [a for a in artefacts(two) if a[0] == "repeated_phrase"] == []
     split = "\n\n".join(["Best kratom. For pain relief now."] * 3) + "\n"
     assert all("kratom for" not in a[1] for a in artefacts(split) if a[0] == "repeated_phrase")
+
+
+# ---- the repeated-phrase counter against a brute-force reference (every n-gram of every run, no pruning)
+
+_REF_BREAK = re.compile(r"[^\w\s'’-]+")
+_REF_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+def _reference_phrases(text: str, sections, section_ids) -> list[dict]:
+    _, _, rep, stop = _cues()
+    lo, hi, min_par = int(rep["min_words"]), int(rep["max_words"]), int(rep["min_paragraphs"])
+    paragraphs = [(p, sid) for sec, sid in zip(sections, section_ids, strict=True) for p in sec.paragraphs]
+    if len(paragraphs) < min_par:
+        return []
+    where: dict[tuple[str, ...], set[int]] = {}
+    for pi, ((p0, p1), _) in enumerate(paragraphs):
+        for run in _REF_BREAK.split(text[p0:p1].casefold().replace("’", "'")):
+            words = _REF_WORD.findall(run)
+            for n in range(lo, hi + 1):
+                for k in range(len(words) - n + 1):
+                    where.setdefault(tuple(words[k : k + n]), set()).add(pi)
+
+    def reportable(g):
+        return g[0] not in stop and g[-1] not in stop and sum(w not in stop for w in g) >= 2
+
+    def inside(g, o):
+        return any(o[k : k + len(g)] == g for k in range(len(o) - len(g) + 1))
+
+    freq = {g: ps for g, ps in where.items() if len(ps) >= min_par and reportable(g)}
+    maximal = [
+        g
+        for g, ps in freq.items()
+        if not any(len(o) > len(g) and len(qs) >= len(ps) and inside(g, o) for o, qs in freq.items())
+    ]
+    maximal.sort(key=lambda g: (-len(freq[g]), -len(g), g))
+    rows = []
+    for g in maximal[:3]:
+        (p0, p1), sid = paragraphs[min(freq[g])]
+        m = _locator(g).search(text, p0, p1)
+        rows.append(
+            {
+                "document_id": "d1",
+                "kind": "repeated_phrase",
+                "detail": " ".join(g),
+                "section_id": sid,
+                "char_start": m.start() if m else p0,
+                "char_end": m.end() if m else p1,
+                "occurrences": len(freq[g]),
+            }
+        )
+    return rows
+
+
+def _found_phrases(text: str) -> tuple[list[dict], list[dict]]:
+    sections = segment_sections(text)
+    ids = [f"d1-s{s.ordinal}" for s in sections]
+    found = [r for r in find_artefacts("d1", text, sections, ids) if r["kind"] == "repeated_phrase"]
+    return found, _reference_phrases(text, sections, ids)
+
+
+_VOCAB = ["kratom", "pain", "relief", "best", "for", "the", "safe", "non-addictive", "users'", "mg", "2024"]
+_SEPARATORS = [" ", " ", " ", ", ", ". ", "; ", " - ", "’s ", " _ "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(_VOCAB), st.sampled_from(_SEPARATORS)), min_size=0, max_size=40),
+        min_size=0,
+        max_size=9,
+    )
+)
+def test_repeated_phrases_match_a_brute_force_count(paragraphs):
+    text = "\n\n".join("".join(w + s for w, s in para).strip() for para in paragraphs) + "\n"
+    found, expected = _found_phrases(text)
+    assert found == expected
+
+
+def test_repeated_phrases_match_the_brute_force_count_on_the_seeds():
+    for path in sorted((ROOT / "seeds").glob("*.txt")):
+        found, expected = _found_phrases(path.read_text(encoding="utf-8"))
+        assert found == expected, path.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1 \t\n\u00a0\u2003_'’-.,!?é\u0301\u00b2")), max_size=200))
+def test_tokens_are_the_token_regex_findall(s):
+    assert _tokens(s) == tuple(_TOKEN.findall(s))
