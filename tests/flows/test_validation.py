@@ -74,3 +74,48 @@ def test_the_gx_run_skips_the_frame_fingerprint_and_still_reports_failures(tmp_p
     assert results, "GX stored no validation result"
     for result in results:
         assert "pandas_data_fingerprint" not in json.dumps(result.to_json_dict())
+
+
+_CLAIMS = [("c1", "affirmed"), ("c2", "affirmed"), ("c3", "negated")]
+_MEMBERS = [("c1", "f1", "affirmed", True), ("c2", "f1", "affirmed", False), ("c3", "f2", "negated", True)]
+_CHECKS = (
+    "_duplicate_members",
+    "_claims_without_family",
+    "_orphan_members",
+    "_signature_mismatches",
+    "_null_keys",
+)
+
+
+@pytest.mark.parametrize(
+    ("claims", "members", "expected"),
+    [
+        (_CLAIMS, _MEMBERS, (0, 0, 0, 0, 0)),
+        ([*_CLAIMS, ("c4", "affirmed")], _MEMBERS, (0, 1, 0, 0, 0)),  # a claim with no family
+        (_CLAIMS, [*_MEMBERS, ("c9", "f2", "negated", False)], (0, 0, 1, 0, 0)),  # a member with no claim
+        (_CLAIMS, [*_MEMBERS[:2], ("c3", "f2", "affirmed", True)], (0, 0, 0, 1, 0)),  # signature differs
+        (_CLAIMS, [*_MEMBERS, ("c2", "f2", "negated", False)], (1, 0, 0, 1, 0)),  # a claim in two families
+        # no claim id: also an orphan, and a row that count(DISTINCT claim_id) leaves out
+        (_CLAIMS, [*_MEMBERS, (None, "f2", "negated", False)], (1, 0, 1, 0, 1)),
+    ],
+)
+def test_the_family_members_frame_counts_every_broken_link(claims, members, expected):
+    """The claim_family_members suite validates one row per family, with whole-table checks folded in by its
+    frame_sql (one full join of members and claims): each kind of broken link is counted exactly."""
+    import duckdb
+
+    validator = Validator()
+    con = duckdb.connect()
+    con.register(
+        "claims", pa.table({"claim_id": [c for c, _ in claims], "signature": [s for _, s in claims]})
+    )
+    cols = ("claim_id", "family_id", "signature", "is_representative")
+    table = pa.table({name: [m[i] for m in members] for i, name in enumerate(cols)})
+    con.register("claim_family_members", table.append_column("similarity", pa.array([1.0] * len(members))))
+    frame = validator.frame(con, "claim_family_members")
+    assert {tuple(row[c] for c in _CHECKS) for row in frame.to_pylist()} == {expected}
+    failures = validator.validate("claim_family_members", frame)
+    failed = {f.column for f in failures}
+    assert failed >= {c for c, n in zip(_CHECKS, expected, strict=True) if n}
+    assert not failed & {c for c, n in zip(_CHECKS, expected, strict=True) if not n}
+    validator.take_results()
