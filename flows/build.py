@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import socket
 import threading
@@ -36,7 +37,7 @@ from flows import storage
 from flows.discover import INVENTORY_SCHEMA, Discovery, InputFile, discover, stat_cache_from
 from flows.settings import PROJECT_ROOT
 from flows.storage import Layout, PartInfo
-from flows.validation import ValidationReport, Validator, suites_fingerprint
+from flows.validation import ValidationReport, Validator, load_suite_specs, suites_fingerprint
 from transforms.batch import BATCH_TABLES, RawInput, process_inputs
 from transforms.contradictions import contradiction_pairs
 from transforms.errors import NoArticles, ValidationFailed
@@ -381,11 +382,10 @@ def _spill_dir(tables: Path) -> Path:
     return tables.parent.parent / ".staging" / f"{tables.name}-spill"
 
 
-@task(name="corpus", cache_policy=NO_CACHE)
-def corpus_task(
+def write_discovery_parts(
     staging: Path, discovery_rejected: list[dict], discovery_inputs: list[dict]
 ) -> dict[str, int]:
-    """Corpus-level tables, recomputed from the staged parts on every build (so always consistent)."""
+    """The inputs and rejections found by discovery, as the corpus parts of `inputs` and `rejected_inputs`."""
     rows: dict[str, int] = {}
     for name, schema, data in (
         ("rejected_inputs", REJECTED_SCHEMA, discovery_rejected),
@@ -393,6 +393,31 @@ def corpus_task(
     ):
         info = storage.write_part(staging, name, CORPUS_PART, pa.Table.from_pylist(data, schema=schema))
         rows[name] = info.n_rows
+    return rows
+
+
+# What the corpus step and the extractor's scoring write: a corpus suite that reads none of them can run as soon
+# as the batches are staged and the discovery parts written.
+CORPUS_TABLES = (
+    "topics",
+    "document_topics",
+    "document_keywords",
+    "claim_family_members",
+    "contradiction_pairs",
+    "extractor_accuracy",
+)
+
+
+def reads_corpus_tables(spec: dict) -> bool:
+    """Whether a suite's frame reads a table the corpus step (or the extractor's scoring) writes."""
+    sql = spec["meta"]["frame_sql"]
+    return any(re.search(rf"\b{name}\b", sql) for name in CORPUS_TABLES)
+
+
+@task(name="corpus", cache_policy=NO_CACHE)
+def corpus_task(staging: Path) -> dict[str, int]:
+    """Corpus-level tables, recomputed from the staged parts on every build (so always consistent)."""
+    rows: dict[str, int] = {}
     con = storage.analytic_connection(_spill_dir(staging))
     try:
         _staged_views(con, staging)
@@ -541,21 +566,72 @@ def _relabel(chunk: ChunkValidation, label: str) -> ChunkValidation:
     return replace(chunk, label=label, suites=suites)
 
 
+def _corpus_params(con: duckdb.DuckDBPyConnection, n_discovered: int) -> dict[str, int]:
+    n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
+    return {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
+
+
+@task(name="validate-suite", cache_policy=NO_CACHE)
+def validate_corpus_suite(staging: Path, suite: str, n_discovered: int) -> ChunkValidation:
+    """One corpus suite on whole tables, on a Dask worker (under --workers); its results join the flow's."""
+    return _validate_corpus_suite(staging, suite, n_discovered)
+
+
+def _validate_corpus_suite(staging: Path, suite: str, n_discovered: int) -> ChunkValidation:
+    t0 = time.perf_counter()
+    validator = _process_validator()
+    con = storage.analytic_connection(_spill_dir(staging) / f"suite-{suite}")
+    with _validator_lock:
+        try:
+            _staged_views(con, staging)
+            params = _corpus_params(con, n_discovered)
+            failures = validator.validate(suite, validator.frame(con, suite), params)
+        finally:
+            con.close()
+            results = validator.take_results()
+    storage.release_memory()
+    suites = {suite: (validator.n_expectations(suite), failures)}
+    return ChunkValidation("", suites, results, time.perf_counter() - t0, _process_id())
+
+
+def _submit_corpus_suites(staging: Path, specs: dict[str, dict], early: bool, n_discovered: int) -> list[Any]:
+    """On a Dask cluster: the corpus suites that read no corpus table (`early`) or the others, one task each."""
+    import dask
+
+    names = [
+        name
+        for name, spec in specs.items()
+        if spec["meta"].get("scope") == "corpus" and reads_corpus_tables(spec) != early
+    ]
+    with dask.annotate(priority=1):
+        return [validate_corpus_suite.submit(staging, name, n_discovered) for name in names]
+
+
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_task(
-    staging: Path, data_docs: Path, chunk_results: list[ChunkValidation], n_discovered: int
+    staging: Path,
+    data_docs: Path,
+    chunk_results: list[ChunkValidation],
+    n_discovered: int,
+    suite_results: list[ChunkValidation] | None = None,
 ) -> ValidationReport:
-    """Corpus suites on whole tables, plus the per-part suites' results from `chunk_results`; builds Data Docs."""
+    """Corpus suites on whole tables (those not in `suite_results`, already run on Dask workers), plus the
+    per-part suites' results from `chunk_results`; builds Data Docs."""
     validator = _process_validator()
     report = ValidationReport()
+    done = {name: r for r in suite_results or [] for name in r.suites}
     with _validator_lock:
         con = storage.analytic_connection(_spill_dir(staging))
         try:
             _staged_views(con, staging)
-            n_claims = con.sql("SELECT count(*) FROM claims").fetchall()[0][0]
-            params = {"min_documents": 1, "min_topics": 1, "n_discovered": n_discovered, "n_claims": n_claims}
+            params = _corpus_params(con, n_discovered)
             for name, spec in validator.specs.items():
-                if spec["meta"].get("scope") == "corpus":
+                if spec["meta"].get("scope") != "corpus":
+                    continue
+                if name in done:
+                    report.add(name, *done[name].suites[name])
+                    validator.store_results(done[name].results)
+                else:
                     failures = validator.validate(name, validator.frame(con, name), params)
                     report.add(name, validator.n_expectations(name), failures)
             for chunk in chunk_results:
@@ -812,13 +888,23 @@ def _build(
         chunks += carried
         labels = chunk_labels(chunks)
 
+        suite_futures: list[Any] = []
         if not unchanged:
+            write_discovery_parts(staging, found.rejected, found.inputs_rows())
+            specs = load_suite_specs() if chunk_futures is not None else {}
+            # On a Dask cluster the corpus suites run on the workers: those that read no corpus table while this
+            # process computes the corpus tables, the others after it, one task each (at 100k articles they were
+            # about 6 s, one after the other, after the corpus step).
+            if chunk_futures is not None:
+                suite_futures += _submit_corpus_suites(staging, specs, True, found.n_discovered)
             t = time.perf_counter()
-            corpus_task(staging, found.rejected, found.inputs_rows())
+            corpus_task(staging)
             steps["corpus"] = time.perf_counter() - t
             t = time.perf_counter()
             accuracy = score_extractor_task(staging)
             steps["score_extractor"] = time.perf_counter() - t
+            if chunk_futures is not None:
+                suite_futures += _submit_corpus_suites(staging, specs, False, found.n_discovered)
         else:
             acc = storage.read_table(staging, "extractor_accuracy", columns=["metric", "value"])
             accuracy = dict(zip(acc["metric"].to_pylist(), acc["value"].to_pylist(), strict=True))
@@ -860,8 +946,13 @@ def _build(
                 chunk_results.append(_relabel(chunk, label))
                 _report("validate", len(chunk_results), len(chunks))
             steps["validate.chunks"] = sum(c.seconds for c in chunk_results)
-            task_processes.update(c.process for c in chunk_results)
-            report = validate_task(staging, layout.data_docs, chunk_results, found.n_discovered)
+            suite_results = [fut.result() for fut in suite_futures]
+            if suite_results:
+                steps["validate.suites"] = sum(c.seconds for c in suite_results)
+            task_processes.update(c.process for c in chunk_results + suite_results)
+            report = validate_task(
+                staging, layout.data_docs, chunk_results, found.n_discovered, suite_results
+            )
             steps["validate.docs"] = report.docs_seconds
             del chunk_results
         steps["validate"] = time.perf_counter() - t

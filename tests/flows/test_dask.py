@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import duckdb
 import pytest
 
-from flows.build import build_flow
+from flows.build import CORPUS_TABLES, build_flow, reads_corpus_tables
 from flows.storage import Layout
+from flows.validation import load_suite_specs
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -99,13 +101,19 @@ def test_chunks_validated_on_the_cluster_during_the_batches_are_labelled_and_sto
 
     monkeypatch.setattr(build_mod, "_submit_chunk", submit)
     real_frame = Validator.frame
+    frames_in = {}  # suite -> whether its frame was built in the flow's thread
 
     def frame(self, con, suite):
+        frames_in[suite] = threading.current_thread() is threading.main_thread()
         table = real_frame(self, con, suite)
         if suite == "sentences":  # every chunk: break one offset
             ok = table["_text_ok"].to_pylist()
             ok[pc.index(table["ordinal"], 0).as_py()] = False
             table = table.set_column(table.schema.get_field_index("_text_ok"), "_text_ok", pa.array(ok))
+        if suite in ("documents", "contradiction_pairs"):  # a corpus suite run early, and one run late
+            table = table.set_column(
+                0, table.schema.names[0], pa.nulls(table.num_rows, table.schema.types[0])
+            )
         return table
 
     monkeypatch.setattr(Validator, "frame", frame)
@@ -120,4 +128,20 @@ def test_chunks_validated_on_the_cluster_during_the_batches_are_labelled_and_sto
     failed = [f for f in info.value.failures if f["suite"] == "sentences"]
     assert sorted(f["chunk"] for f in failed) == [f"chunk {i}/5" for i in range(1, 6)]
     assert all(f["unexpected_count"] == 1 for f in failed)
+    # The corpus suites ran on the cluster too, and their failures reach the report.
+    corpus = {name for name, spec in Validator().specs.items() if spec["meta"]["scope"] == "corpus"}
+    assert {name for name in corpus if frames_in[name]} == set()
+    assert {"documents", "contradiction_pairs"} <= {f["suite"] for f in info.value.failures}
     assert not Layout.at(out).warehouse.exists()
+
+
+@pytest.mark.parametrize(
+    ("suite", "early"),
+    [("documents", True), ("inputs", True), ("rejected_inputs", True), ("topics", False)]
+    + [(name, False) for name in CORPUS_TABLES],
+)
+def test_corpus_suites_that_read_no_corpus_table_can_run_before_the_corpus_step(suite, early):
+    """On Dask, these run during the corpus step: their frames must not read what it writes."""
+    spec = load_suite_specs()[suite]
+    assert spec["meta"]["scope"] == "corpus"
+    assert reads_corpus_tables(spec) is not early
