@@ -600,8 +600,8 @@ def _validate_corpus_suites(staging: Path, names: list[str], n_discovered: int) 
 def _submit_corpus_suites(staging: Path, specs: dict[str, dict], early: bool, n_discovered: int) -> list[Any]:
     """On a Dask cluster: the corpus suites that read no corpus table (`early`: one task each, run while the
     flow computes the corpus tables), or the others, in one task. Those join the whole claims table to its
-    families and contradictions: two of them at once on two workers added about 450 MB to the two-worker peak
-    at 100k articles (3.2 GB), one after the other on one worker no more than the flow process used to."""
+    families and contradictions: two of them at once on two workers took the two-worker peak at 100k articles
+    to 3.2 GB; one after the other on one worker it stayed at 2.8 GB (3.0 GB before the suites left the flow)."""
     import dask
 
     names = [
@@ -901,8 +901,8 @@ def _build(
             write_discovery_parts(staging, found.rejected, found.inputs_rows())
             specs = load_suite_specs() if chunk_futures is not None else {}
             # On a Dask cluster the corpus suites run on the workers: those that read no corpus table while this
-            # process computes the corpus tables, the others after it, one task each (at 100k articles they were
-            # about 6 s, one after the other, after the corpus step).
+            # process computes the corpus tables, the others in one task after it (at 100k articles, run here one
+            # after the other after the corpus step, they took about 6 s).
             if chunk_futures is not None:
                 suite_futures += _submit_corpus_suites(staging, specs, True, found.n_discovered)
             t = time.perf_counter()
