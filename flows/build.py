@@ -384,16 +384,13 @@ def _spill_dir(tables: Path) -> Path:
 
 def write_discovery_parts(
     staging: Path, discovery_rejected: list[dict], discovery_inputs: list[dict]
-) -> dict[str, int]:
+) -> None:
     """The inputs and rejections found by discovery, as the corpus parts of `inputs` and `rejected_inputs`."""
-    rows: dict[str, int] = {}
     for name, schema, data in (
         ("rejected_inputs", REJECTED_SCHEMA, discovery_rejected),
         ("inputs", INPUTS_SCHEMA, discovery_inputs),
     ):
-        info = storage.write_part(staging, name, CORPUS_PART, pa.Table.from_pylist(data, schema=schema))
-        rows[name] = info.n_rows
-    return rows
+        storage.write_part(staging, name, CORPUS_PART, pa.Table.from_pylist(data, schema=schema))
 
 
 # What the corpus step and the extractor's scoring write: a corpus suite that reads none of them can run as soon
@@ -521,22 +518,39 @@ def validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidati
 
 
 def _validate_chunk(staging: Path, parts: list[str], label: str) -> ChunkValidation:
+    def params(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        n_docs, n_sent = con.sql(
+            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
+        ).fetchall()[0]
+        return {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
+
+    return _run_suites(staging, f"chunk-{parts[0]}", parts, None, params, label)
+
+
+def _run_suites(
+    staging: Path,
+    spill: str,
+    parts: list[str] | None,
+    names: list[str] | None,
+    params_of: Callable[[duckdb.DuckDBPyConnection], dict[str, int]],
+    label: str,
+) -> ChunkValidation:
+    """Suites `names` (None: every per-part suite) on the staged rows of `parts` (None: every part), in this
+    process's GX context; the results travel back to the flow (a chunk's, or corpus suites run on a worker)."""
     t0 = time.perf_counter()
     validator = _process_validator()
-    # A folder of its own: DuckDB names its spill files alike, and chunks may run in parallel processes.
-    con = storage.analytic_connection(_spill_dir(staging) / f"chunk-{parts[0]}")
+    # A folder of its own: DuckDB names its spill files alike, and tasks may run in parallel processes.
+    con = storage.analytic_connection(_spill_dir(staging) / spill)
+    if names is None:
+        names = [name for name, spec in validator.specs.items() if spec["meta"].get("scope") == "chunked"]
     suites: dict[str, tuple[int, list]] = {}
     with _validator_lock:  # one GX context: its results store is shared by whatever runs here
         try:
             _staged_views(con, staging, parts)
-            n_docs, n_sent = con.sql(
-                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM sentences)"
-            ).fetchall()[0]
-            params = {"min_sections": n_docs, "min_sentences": n_docs, "min_claims": 1 if n_sent >= 20 else 0}
-            for name, spec in validator.specs.items():
-                if spec["meta"].get("scope") == "chunked":
-                    failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
-                    suites[name] = (validator.n_expectations(name), failures)
+            params = params_of(con)
+            for name in names:
+                failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
+                suites[name] = (validator.n_expectations(name), failures)
         finally:
             con.close()
             results = validator.take_results()
@@ -579,22 +593,9 @@ def validate_corpus_suites(staging: Path, suites: list[str], n_discovered: int) 
 
 
 def _validate_corpus_suites(staging: Path, names: list[str], n_discovered: int) -> ChunkValidation:
-    t0 = time.perf_counter()
-    validator = _process_validator()
-    con = storage.analytic_connection(_spill_dir(staging) / f"suites-{names[0]}")
-    suites: dict[str, tuple[int, list]] = {}
-    with _validator_lock:
-        try:
-            _staged_views(con, staging)
-            params = _corpus_params(con, n_discovered)
-            for name in names:
-                failures = validator.validate(name, validator.frame(con, name), params)
-                suites[name] = (validator.n_expectations(name), failures)
-        finally:
-            con.close()
-            results = validator.take_results()
-    storage.release_memory()
-    return ChunkValidation("", suites, results, time.perf_counter() - t0, _process_id())
+    return _run_suites(
+        staging, f"suites-{names[0]}", None, names, lambda con: _corpus_params(con, n_discovered), ""
+    )
 
 
 def _submit_corpus_suites(staging: Path, specs: dict[str, dict], early: bool, n_discovered: int) -> list[Any]:

@@ -129,7 +129,7 @@ def test_chunks_validated_on_the_cluster_during_the_batches_are_labelled_and_sto
     assert sorted(f["chunk"] for f in failed) == [f"chunk {i}/5" for i in range(1, 6)]
     assert all(f["unexpected_count"] == 1 for f in failed)
     # The corpus suites ran on the cluster too, and their failures reach the report.
-    corpus = {name for name, spec in Validator().specs.items() if spec["meta"]["scope"] == "corpus"}
+    corpus = {name for name, spec in load_suite_specs().items() if spec["meta"]["scope"] == "corpus"}
     assert {name for name in corpus if frames_in[name]} == set()
     assert {"documents", "contradiction_pairs"} <= {f["suite"] for f in info.value.failures}
     assert not Layout.at(out).warehouse.exists()
