@@ -393,29 +393,52 @@ def write_discovery_parts(
         storage.write_part(staging, name, CORPUS_PART, pa.Table.from_pylist(data, schema=schema))
 
 
-# What the corpus step and the extractor's scoring write: a corpus suite that reads none of them can run as soon
-# as the batches are staged and the discovery parts written.
-CORPUS_TABLES = (
-    "topics",
-    "document_topics",
-    "document_keywords",
-    "claim_family_members",
-    "contradiction_pairs",
-    "extractor_accuracy",
-)
+# The corpus step's two branches, in the order the flow runs them, and the tables each writes. Families come first:
+# under --workers their suites (the longest corpus suites: whole-table joins of claims) then run on a worker while
+# this process computes the topics.
+CORPUS_BRANCHES: dict[str, tuple[str, ...]] = {
+    "families": ("claim_family_members", "contradiction_pairs"),
+    "topics": ("topics", "document_topics", "document_keywords"),
+}
+SCORE = "score"  # the extractor's scoring, which writes extractor_accuracy
+# Who writes each table of the corpus step or the extractor's scoring: a corpus suite that reads none of them can
+# run as soon as the batches are staged and the discovery parts written, the others once their writers are done.
+CORPUS_WRITERS = {t: branch for branch, tables in CORPUS_BRANCHES.items() for t in tables} | {
+    "extractor_accuracy": SCORE
+}
+CORPUS_TABLES = tuple(CORPUS_WRITERS)
+
+
+def corpus_tables_read(spec: dict) -> set[str]:
+    """The tables of CORPUS_TABLES that a suite's frame reads."""
+    sql = spec["meta"]["frame_sql"]
+    return {name for name in CORPUS_TABLES if re.search(rf"\b{name}\b", sql)}
 
 
 def reads_corpus_tables(spec: dict) -> bool:
     """Whether a suite's frame reads a table the corpus step (or the extractor's scoring) writes."""
-    sql = spec["meta"]["frame_sql"]
-    return any(re.search(rf"\b{name}\b", sql) for name in CORPUS_TABLES)
+    return bool(corpus_tables_read(spec))
 
 
-@task(name="corpus", cache_policy=NO_CACHE)
-def corpus_task(staging: Path) -> dict[str, int]:
-    """Corpus-level tables, recomputed from the staged parts on every build (so always consistent)."""
+def writers_read(spec: dict) -> frozenset[str]:
+    """The corpus branches (and SCORE) that write the tables a suite's frame reads."""
+    return frozenset(CORPUS_WRITERS[t] for t in corpus_tables_read(spec))
+
+
+def late_suite_groups(specs: dict[str, dict]) -> dict[frozenset[str], list[str]]:
+    """The corpus suites that read corpus tables, grouped by the writers they wait for: one task per group, its
+    suites one after the other (two whole-table joins at once on two workers took the two-worker peak at 100k
+    articles to 3.2 GB, against 2.8 GB one after the other)."""
+    groups: dict[frozenset[str], list[str]] = {}
+    for name, spec in specs.items():
+        if spec["meta"].get("scope") == "corpus" and reads_corpus_tables(spec):
+            groups.setdefault(writers_read(spec), []).append(name)
+    return groups
+
+
+def _corpus_topics(staging: Path) -> dict[str, int]:
     rows: dict[str, int] = {}
-    con = storage.analytic_connection(_spill_dir(staging))
+    con = storage.analytic_connection(_spill_dir(staging) / "corpus-topics")
     try:
         _staged_views(con, staging)
         # Term sketches stay in DuckDB (6.4M rows at 100k articles); only integer triplets reach scikit-learn.
@@ -430,7 +453,16 @@ def corpus_task(staging: Path) -> dict[str, int]:
         rows["document_keywords"] = storage.write_part(
             staging, "document_keywords", CORPUS_PART, keywords
         ).n_rows
-        del keywords
+    finally:
+        con.close()
+    return rows
+
+
+def _corpus_families(staging: Path) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    con = storage.analytic_connection(_spill_dir(staging) / "corpus-families")
+    try:
+        _staged_views(con, staging)
         # Families are decided on the distinct claims; members stream from DuckDB straight to Parquet.
         con.register("_family_nodes", family_nodes(con))
         info = storage.write_part_sql(con, staging, "claim_family_members", CORPUS_PART, MEMBERS_SQL)
@@ -443,6 +475,15 @@ def corpus_task(staging: Path) -> dict[str, int]:
     rows["contradiction_pairs"] = storage.write_part(
         staging, "contradiction_pairs", CORPUS_PART, pairs
     ).n_rows
+    return rows
+
+
+@task(name="corpus", cache_policy=NO_CACHE)
+def corpus_task(staging: Path, branch: str) -> dict[str, int]:
+    """One branch of the corpus-level tables, recomputed from the staged parts on every build (so always
+    consistent)."""
+    rows = {"topics": _corpus_topics, "families": _corpus_families}[branch](staging)
+    storage.release_memory()
     return rows
 
 
@@ -598,21 +639,28 @@ def _validate_corpus_suites(staging: Path, names: list[str], n_discovered: int) 
     )
 
 
-def _submit_corpus_suites(staging: Path, specs: dict[str, dict], early: bool, n_discovered: int) -> list[Any]:
-    """On a Dask cluster: the corpus suites that read no corpus table (`early`: one task each, run while the
-    flow computes the corpus tables), or the others, in one task. Those join the whole claims table to its
-    families and contradictions: two of them at once on two workers took the two-worker peak at 100k articles
-    to 3.2 GB; one after the other on one worker it stayed at 2.8 GB (3.0 GB before the suites left the flow)."""
+def _submit_early_suites(staging: Path, specs: dict[str, dict], n_discovered: int) -> list[Any]:
+    """On a Dask cluster: the corpus suites that read no corpus table, one task each, run during the corpus step."""
     import dask
 
     names = [
-        name
-        for name, spec in specs.items()
-        if spec["meta"].get("scope") == "corpus" and reads_corpus_tables(spec) != early
+        n
+        for n, spec in specs.items()
+        if spec["meta"].get("scope") == "corpus" and not reads_corpus_tables(spec)
     ]
-    groups = [[name] for name in names] if early else [names] if names else []
     with dask.annotate(priority=1):
-        return [validate_corpus_suites.submit(staging, group, n_discovered) for group in groups]
+        return [validate_corpus_suites.submit(staging, [name], n_discovered) for name in names]
+
+
+def _submit_ready_suites(
+    staging: Path, pending: dict[frozenset[str], list[str]], done: set[str], n_discovered: int
+) -> list[Any]:
+    """On a Dask cluster: the groups of `pending` whose writers are all `done`, one task each (removed from it)."""
+    import dask
+
+    ready = [key for key in pending if key <= done]
+    with dask.annotate(priority=1):
+        return [validate_corpus_suites.submit(staging, pending.pop(key), n_discovered) for key in ready]
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -902,18 +950,25 @@ def _build(
             write_discovery_parts(staging, found.rejected, found.inputs_rows())
             specs = load_suite_specs() if chunk_futures is not None else {}
             # On a Dask cluster the corpus suites run on the workers: those that read no corpus table while this
-            # process computes the corpus tables, the others in one task after it (at 100k articles, run here one
-            # after the other after the corpus step, they took about 6 s).
+            # process computes the corpus tables, each other group as soon as the branches it reads are written
+            # (the families suites while the topics are computed). Locally they run in validate_task.
+            pending = late_suite_groups(specs) if chunk_futures is not None else {}
             if chunk_futures is not None:
-                suite_futures += _submit_corpus_suites(staging, specs, True, found.n_discovered)
+                suite_futures += _submit_early_suites(staging, specs, found.n_discovered)
+            done: set[str] = set()
             t = time.perf_counter()
-            corpus_task(staging)
+            for branch in CORPUS_BRANCHES:
+                corpus_task(staging, branch)
+                done.add(branch)
+                suite_futures += _submit_ready_suites(staging, pending, done, found.n_discovered)
             steps["corpus"] = time.perf_counter() - t
             t = time.perf_counter()
             accuracy = score_extractor_task(staging)
             steps["score_extractor"] = time.perf_counter() - t
-            if chunk_futures is not None:
-                suite_futures += _submit_corpus_suites(staging, specs, False, found.n_discovered)
+            done.add(SCORE)
+            suite_futures += _submit_ready_suites(staging, pending, done, found.n_discovered)
+            if pending:  # a suite waiting for a writer that never ran would go unvalidated
+                raise RuntimeError(f"corpus suites never submitted: {sorted(pending.values())}")
         else:
             acc = storage.read_table(staging, "extractor_accuracy", columns=["metric", "value"])
             accuracy = dict(zip(acc["metric"].to_pylist(), acc["value"].to_pylist(), strict=True))

@@ -11,7 +11,14 @@ import threading
 import duckdb
 import pytest
 
-from flows.build import CORPUS_TABLES, build_flow, reads_corpus_tables
+from flows.build import (
+    CORPUS_TABLES,
+    SCORE,
+    build_flow,
+    late_suite_groups,
+    reads_corpus_tables,
+    writers_read,
+)
 from flows.storage import Layout
 from flows.validation import load_suite_specs
 from tests.conftest import ROOT
@@ -145,3 +152,60 @@ def test_corpus_suites_that_read_no_corpus_table_can_run_before_the_corpus_step(
     spec = load_suite_specs()[suite]
     assert spec["meta"]["scope"] == "corpus"
     assert reads_corpus_tables(spec) is not early
+
+
+@pytest.mark.parametrize(
+    ("suite", "writers"),
+    [
+        ("claim_family_members", {"families"}),
+        ("contradiction_pairs", {"families"}),
+        ("topics", {"topics"}),
+        ("document_topics", {"topics"}),
+        ("document_keywords", {"topics"}),
+        ("extractor_accuracy", {SCORE}),
+        ("documents", set()),
+    ],
+)
+def test_each_corpus_suite_waits_for_the_writers_of_the_tables_it_reads(suite, writers):
+    assert writers_read(load_suite_specs()[suite]) == writers
+
+
+def test_every_late_corpus_suite_is_in_exactly_one_group():
+    specs = load_suite_specs()
+    groups = late_suite_groups(specs)
+    late = [n for n, s in specs.items() if s["meta"]["scope"] == "corpus" and reads_corpus_tables(s)]
+    assert sorted(n for names in groups.values() for n in names) == sorted(late)
+    assert groups[frozenset({"families"})] == ["claim_family_members", "contradiction_pairs"]
+
+
+def test_on_dask_the_families_suites_are_queued_before_the_topics_are_computed(
+    seeds_copy, tmp_path, monkeypatch
+):
+    """Each group of corpus suites goes to the cluster as soon as its branch is written, not after the step."""
+    from prefect_dask import DaskTaskRunner
+
+    import flows.build as build_mod
+
+    events: list[tuple[str, str]] = []
+    real_branch, real_submit = build_mod.corpus_task.fn, build_mod._submit_ready_suites
+
+    def branch(staging, name):
+        events.append(("branch", name))
+        return real_branch(staging, name)
+
+    def submit(staging, pending, done, n):
+        ready = [name for key, names in pending.items() if key <= done for name in names]
+        events.extend(("suites", name) for name in ready)
+        return real_submit(staging, pending, done, n)
+
+    monkeypatch.setattr(build_mod.corpus_task, "fn", branch)
+    monkeypatch.setattr(build_mod, "_submit_ready_suites", submit)
+    runner = DaskTaskRunner(cluster_kwargs={"processes": False, "n_workers": 1, "threads_per_worker": 2})
+    out = tmp_path / "data"
+    assert (
+        build_flow.with_options(task_runner=runner)(str(seeds_copy), str(out), batch_docs=1).status
+        == "success"
+    )
+    assert events.index(("suites", "claim_family_members")) < events.index(("branch", "topics"))
+    assert events.index(("branch", "topics")) < events.index(("suites", "document_topics"))
+    assert ("suites", "extractor_accuracy") in events
