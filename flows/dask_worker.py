@@ -9,6 +9,11 @@ the same verified context, built once per worker process instead of once per tas
 
 `claimscope build --workers N` preloads this on its LocalCluster; on your own cluster start the workers with
 `dask worker --preload flows.dask_worker ...` (optional: without it tasks only cost more).
+
+The flow process has the mirror cost: prefect-dask serialises the flow's settings (a pydantic dump of every
+nested model, then a walk over it for secrets and paths) for every task it submits, while the workers want both
+cores. `install_submit_cache()` keeps the last dump per settings context, as Prefect's own process-pool runner
+keeps its whole serialized context per runner (`ProcessPoolTaskRunner._cached_context`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,44 @@ def _cached_hydrated_context(original):
 
     hydrated_context._claimscope_cached = True  # type: ignore[attr-defined]
     return hydrated_context
+
+
+def _memoized_serialize(original):
+    last: list[tuple[Any, bool, dict[str, Any]]] = []
+
+    def serialize(self: Any, include_secrets: bool = True) -> dict[str, Any]:
+        # Keyed by identity: Prefect changes settings by entering a new context (temporary_settings), never by
+        # mutating one, and the entry holds the context, so its id cannot be reused while cached.
+        hit = last[0] if last else None
+        if hit is not None and hit[0] is self and hit[1] == include_secrets:
+            return hit[2]
+        out = original(self, include_secrets=include_secrets)
+        last[:] = [(self, include_secrets, out)]
+        return out
+
+    serialize._claimscope_cached = True  # type: ignore[attr-defined]
+    serialize._claimscope_original = original  # type: ignore[attr-defined]
+    return serialize
+
+
+def install_submit_cache() -> None:
+    """Idempotent: the flow process serialises each settings context once, not once per submitted task.
+
+    Its consumers only read the dict (Dask pickles it; `hydrated_context` builds a new context from it).
+    """
+    from prefect.context import SettingsContext
+
+    if not getattr(SettingsContext.serialize, "_claimscope_cached", False):
+        SettingsContext.serialize = _memoized_serialize(SettingsContext.serialize)  # type: ignore[method-assign]
+
+
+def uninstall_submit_cache() -> None:
+    """For benchmarks that compare with and without the cache in one process."""
+    from prefect.context import SettingsContext
+
+    original = getattr(SettingsContext.serialize, "_claimscope_original", None)
+    if original is not None:
+        SettingsContext.serialize = original  # type: ignore[method-assign]
 
 
 def install() -> None:

@@ -77,6 +77,10 @@ def run_build(
         from prefect_dask import DaskTaskRunner
 
         _shared_ephemeral_api()
+        # prefect-dask serialises the flow's settings for every batch it submits, on the cores the workers want.
+        from flows.dask_worker import install_submit_cache
+
+        install_submit_cache()
         if dask_address:
             runner = DaskTaskRunner(address=dask_address)
         else:

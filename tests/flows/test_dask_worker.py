@@ -7,9 +7,50 @@ import ssl
 import certifi
 import pytest
 
-from flows.dask_worker import _CachedSSL
+from flows.dask_worker import _CachedSSL, install_submit_cache, uninstall_submit_cache
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture
+def submit_cache():
+    install_submit_cache()
+    try:
+        yield
+    finally:
+        uninstall_submit_cache()
+
+
+def test_submit_cache_serialises_each_settings_context_once_and_gives_what_prefect_gives(submit_cache):
+    import prefect.settings as ps
+    from prefect.context import SettingsContext, serialize_context
+
+    original = SettingsContext.serialize._claimscope_original
+    got = []
+    for retries in (3, 5):
+        with ps.temporary_settings(updates={ps.PREFECT_TASK_DEFAULT_RETRIES: retries}):
+            first = serialize_context()["settings_context"]
+            assert serialize_context()["settings_context"] is first
+            assert first == original(SettingsContext.get())
+            assert first["settings"]["tasks"]["default_retries"] == retries
+            got.append(first)
+    assert got[0] is not got[1]
+    ctx = SettingsContext.get()
+    assert ctx.serialize(include_secrets=False) == original(ctx, include_secrets=False)
+
+
+def test_submit_cache_installs_once_and_uninstalls():
+    from prefect.context import SettingsContext
+
+    plain = SettingsContext.serialize
+    install_submit_cache()
+    patched = SettingsContext.serialize
+    install_submit_cache()
+    try:
+        assert SettingsContext.serialize is patched and patched is not plain
+    finally:
+        uninstall_submit_cache()
+    assert SettingsContext.serialize is plain
 
 
 def test_verified_context_is_built_once_per_cafile():
@@ -30,8 +71,8 @@ def test_insecure_branch_still_gets_a_context_of_its_own():
     assert b.check_hostname
 
 
-def test_worker_tasks_see_the_settings_of_their_own_submission():
-    """Tasks submitted under different settings get each their own, though the worker caches them."""
+def test_worker_tasks_see_the_settings_of_their_own_submission(submit_cache):
+    """Tasks submitted under different settings get each their own, though both processes cache them."""
     import prefect.settings as ps
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
