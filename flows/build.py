@@ -341,7 +341,10 @@ def process_batch(batch: BatchFiles, staging_dir: str, version: str, ingested_at
         except OSError as exc:
             raw.append(RawInput(f.rel, b"", error=f"cannot read: {exc.strerror}"))
     read_s = time.perf_counter() - t0
-    result = process_inputs(raw, ingested_at=ingested_at, pipeline_version=version)
+    with storage.collector_paused():
+        result = process_inputs(
+            raw, ingested_at=ingested_at, pipeline_version=version, threads=storage.dask_worker_threads()
+        )
     part = batch.key
     t1 = time.perf_counter()
     infos = [

@@ -27,6 +27,7 @@ import hashlib
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -435,6 +436,34 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+_pause_lock = threading.Lock()
+_pauses = 0
+_collector_was_enabled = False
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (re-entrant and thread-safe; a collector that was already
+    off stays off). A batch allocates millions of short-lived tuples, and the young collections they trigger
+    walk the rows the batch keeps: 4-5 % of a 500-article batch, measured. Its rows hold no cycles, so reference
+    counting frees what it drops; release_memory() collects whatever cycles an error's traceback left."""
+    import gc
+
+    global _pauses, _collector_was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _collector_was_enabled:
+                gc.enable()
+
+
 # Modules imported since the last freeze that make release_memory() freeze again (GX brings ~1,500, a Dask
 # worker's own imports after its first batch a handful).
 REFREEZE_MODULES = 200
@@ -456,7 +485,7 @@ def _bounded(
     return con
 
 
-def _dask_worker_threads() -> int | None:
+def dask_worker_threads() -> int | None:
     """The threads of the Dask worker running this task, or None outside one."""
     if "distributed" not in sys.modules:  # never imported: not on a worker
         return None
@@ -474,7 +503,7 @@ def analytic_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
     con.execute("SET preserve_insertion_order = false")  # lets large COPY/GROUP BY stream
     # On a Dask worker, DuckDB keeps to the worker's threads: by default it starts one per core of the machine,
     # and those threads then take CPU from the workers beside it, which each own their share of the cores.
-    if (threads := _dask_worker_threads()) is not None:
+    if (threads := dask_worker_threads()) is not None:
         con.execute(f"SET threads = {max(1, threads)}")
     return con
 

@@ -77,8 +77,9 @@ class _Timer:
 
 
 def process_inputs(
-    inputs: Iterable[RawInput], *, ingested_at: datetime, pipeline_version: str
+    inputs: Iterable[RawInput], *, ingested_at: datetime, pipeline_version: str, threads: int | None = None
 ) -> BatchTables:
+    """One batch's tables. `threads` caps the DuckDB threads of its vectorised steps (None: DuckDB's default)."""
     rows: dict[str, list] = {name: [] for name in BATCH_TABLES}  # dicts; tuples for the _TUPLE_TABLES
     timer = _Timer()
     for item in inputs:
@@ -188,7 +189,7 @@ def process_inputs(
         if name != "doc_terms"
     }
     t0 = timer.add("arrow", t0)
-    tables["doc_terms"] = document_terms(tables["documents"])
+    tables["doc_terms"] = document_terms(tables["documents"], threads)
     timer.add("terms", t0)
     return BatchTables(
         tables,

@@ -168,11 +168,24 @@ def _stopwords() -> tuple[str, ...]:
     return tuple(w.lower() for w in load_lines("stopwords.txt"))
 
 
-def document_terms(documents: pa.Table) -> pa.Table:
-    """Top content-word counts per document (DuckDB does the tokenising, in parallel, off the GIL)."""
+def document_terms(documents: pa.Table, threads: int | None = None) -> pa.Table:
+    """Top content-word counts per document (DuckDB does the tokenising, in parallel, off the GIL).
+
+    `threads` caps DuckDB's threads (a Dask worker passes its own share of the cores); None is DuckDB's default.
+    """
     con = duckdb.connect()
     try:
-        con.register("docs", documents.select(["document_id", "text"]))
+        if threads is not None:
+            con.execute(f"SET threads = {max(1, int(threads))}")
+        n_threads = int(con.sql("SELECT current_setting('threads')").fetchall()[0][0])
+        docs = documents.select(["document_id", "text"])
+        if n_threads > 1 and docs.num_rows > 1:
+            # DuckDB scans an Arrow table one record batch per thread: a batch's documents arrive as one, so its
+            # tokenising ran on one core (500 articles: 0.19 s; in two record batches 0.14 s, same rows).
+            docs = pa.Table.from_batches(
+                docs.combine_chunks().to_batches(max_chunksize=-(-docs.num_rows // n_threads))
+            )
+        con.register("docs", docs)
         con.register("stop", pa.table({"term": pa.array(_stopwords(), pa.string())}))
         result = con.sql(
             f"""

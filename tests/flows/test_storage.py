@@ -1,8 +1,10 @@
+import gc
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -176,3 +178,39 @@ def test_release_memory_freezes_again_after_large_imports_only():
     assert first > 0
     assert second - first < 50_000  # the live batch rows stay collectable
     assert third - second > 100_000  # GX's module objects joined the frozen generation
+
+
+def test_collector_paused_is_reentrant_and_restores_the_collector():
+    assert gc.isenabled()
+    with storage.collector_paused():
+        assert not gc.isenabled()
+        with storage.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer block still holds it
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with storage.collector_paused():
+            pass
+        assert not gc.isenabled()  # was off before: stays off
+    finally:
+        gc.enable()
+
+
+def test_collector_paused_across_threads_ends_with_the_last_block():
+    inside, release = threading.Event(), threading.Event()
+
+    def batch():
+        with storage.collector_paused():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=batch)
+    t.start()
+    assert inside.wait(5)
+    with storage.collector_paused():
+        pass
+    assert not gc.isenabled()  # the other thread's batch is still running
+    release.set()
+    t.join(5)
+    assert gc.isenabled()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from benchmarks.generate import _pools, article
@@ -13,6 +14,7 @@ from transforms.batch import RawInput, process_inputs
 from transforms.topics import (
     assign_taxonomy,
     discover_topics,
+    document_terms,
     focus_keywords,
     taxonomy_table,
     topic_settings,
@@ -89,3 +91,21 @@ def test_document_topic_ranks_are_contiguous_and_scores_descend(doc_terms):
         assert [rank for rank, _ in rows] == list(range(1, len(rows) + 1)) and len(rows) <= 3
         scores = [s for _, s in rows]
         assert scores == sorted(scores, reverse=True) and min(scores) >= 0.10
+
+
+def test_document_terms_are_the_same_on_any_number_of_duckdb_threads():
+    """The batch's documents are cut into one record batch per DuckDB thread; the sketches must not change."""
+    pools = _pools()
+    raw = [RawInput(f"a{i:03d}.txt", article(i, pools)[0].encode("utf-8")) for i in range(40)]
+    docs = process_inputs(raw, ingested_at=datetime(2026, 1, 1, tzinfo=UTC), pipeline_version="t").tables[
+        "documents"
+    ]
+    one = document_terms(docs, threads=1)
+    assert one.num_rows > 40 * 10
+    for threads in (2, 3, 64, None):
+        assert document_terms(docs, threads=threads).equals(one), threads
+    ragged = pa.Table.from_batches(docs.to_batches(max_chunksize=7))  # already in several record batches
+    assert document_terms(ragged, threads=2).equals(one)
+    assert document_terms(docs.slice(0, 1), threads=2).equals(
+        one.filter(pc.equal(one["document_id"], docs["document_id"][0]))
+    )
