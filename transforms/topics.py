@@ -169,7 +169,8 @@ def _stopwords() -> tuple[str, ...]:
 
 
 def document_terms(documents: pa.Table, threads: int | None = None) -> pa.Table:
-    """Top content-word counts per document (DuckDB does the tokenising, in parallel, off the GIL).
+    """Top content-word counts per document (DuckDB does the tokenising, on its own threads; its scan of the
+    registered Arrow table still takes the GIL, so a Python thread beside it slows it down).
 
     `threads` caps DuckDB's threads (a Dask worker passes its own share of the cores); None is DuckDB's default.
     """
