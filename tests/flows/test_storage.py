@@ -140,16 +140,21 @@ def test_clean_stale_staging_removes_leftovers(tmp_path):
     assert not (layout.root / ".warehouse-old-run.duckdb").exists()
 
 
-def test_releasing_memory_leaves_no_leak_report_at_exit():
-    """release_memory freezes the warm objects once; left frozen at exit, DuckDB's bindings call them leaked."""
-    code = "import duckdb\nfrom flows import storage\nduckdb.connect().sql('SELECT 1').fetchall()\nstorage.release_memory()\n"
-    res = subprocess.run(
+def _python(code: str) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter at the project root (the collector and freeze state are per process)."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(storage.__file__).parents[1],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_releasing_memory_leaves_no_leak_report_at_exit():
+    """release_memory freezes the warm objects once; left frozen at exit, DuckDB's bindings call them leaked."""
+    code = "import duckdb\nfrom flows import storage\nduckdb.connect().sql('SELECT 1').fetchall()\nstorage.release_memory()\n"
+    res = _python(code)
     assert res.returncode == 0, res.stderr
     assert "leaked" not in res.stderr, res.stderr[-500:]
 
@@ -166,13 +171,7 @@ def test_release_memory_freezes_again_after_large_imports_only():
         "storage.release_memory(); third = gc.get_freeze_count()\n"
         "print(first, second, third)\n"
     )
-    res = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(storage.__file__).parents[1],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _python(code)
     assert res.returncode == 0, res.stderr
     first, second, third = map(int, res.stdout.split())
     assert first > 0
@@ -237,13 +236,7 @@ def test_a_warm_batch_leaves_no_garbage_cycles_for_the_paused_collector():
         print(out.n_documents, out.n_rejected, gc.collect())
         """
     )
-    res = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(storage.__file__).parents[1],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _python(code)
     assert res.returncode == 0, res.stderr
     n_docs, n_rejected, unreachable = map(int, res.stdout.split())
     assert n_docs >= 5 and n_rejected >= 2  # the batch exercised the rejection paths too
