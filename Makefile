@@ -54,7 +54,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --n $(BENCH_N) $(BENCH_ARGS)
 
 bench-smoke: $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks.run --n 500 --batch-docs 100 --incremental --workers-compare
+	$(BIN)/python -m benchmarks.run --n 500 --batch-docs 100 --incremental --workers-compare --out bench-data/smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,10 +9,13 @@ Steps (each printed as it finishes, then a summary of every figure next to its t
              batches, single process: what any pipeline over these files must at least spend;
 * build      `claimscope build -q --full` in a subprocess: wall time, the in-flow time (the run record's
              `total`, i.e. without Prefect's start-up and the interpreter's imports), per-step seconds from the
-             run record, and the peak RSS of the whole process tree (sampled with psutil);
+             run record, and the peak RSS and CPU of the whole process tree (sampled with psutil), split by
+             what each process is (the flow, the Prefect server, Dask workers) and, for CPU, also over the
+             in-flow time alone;
 * --incremental     no-op re-run, +1 % new articles, then the same articles deleted again;
 * --peers           our splitter, spaCy's sentencizer and pySBD on the same texts (samples, extrapolated);
-* --workers-compare the same full build with `--workers 2` (Dask LocalCluster).
+* --workers-compare the same full build with `--workers 2` (Dask LocalCluster), and the speed-up it would reach
+                    with every core busy for its whole in-flow time (its in-flow CPU over the cores).
 
 Results go to DIR/results-<N>.json. The targets are benchmark figures, not tests: on a shared or busy
 machine they are indicative only (the JSON records the load average before and after).
@@ -21,6 +24,7 @@ machine they are indicative only (the JSON records the load average before and a
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import gc
 import json
@@ -227,6 +231,9 @@ class TreeSampler(threading.Thread):
         self.peak_total = self.peak_main = 0
         self.peak_procs = self.peak_threads = 0
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system) at its last sample
+        self.roles: dict[int, str] = {}  # pid -> process_role() of its command line, read once
+        self.peak_by_role: dict[str, int] = {}  # RSS by role in the sample with the largest total
+        self.series: list[tuple[float, float]] = []  # (time.time(), the tree's CPU seconds so far) per sample
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -240,6 +247,7 @@ class TreeSampler(threading.Thread):
             except psutil.NoSuchProcess:
                 return
             total = 0
+            by_role: dict[str, int] = {}
             for p in procs:
                 try:
                     rss = p.memory_info().rss
@@ -248,11 +256,18 @@ class TreeSampler(threading.Thread):
                     continue
                 total += rss
                 self.cpu[p.pid] = ct.user + ct.system
+                if p.pid not in self.roles:
+                    with contextlib.suppress(psutil.Error):
+                        self.roles[p.pid] = process_role(p.cmdline(), is_root=p.pid == self.pid)
+                role = self.roles.get(p.pid, "other")
+                by_role[role] = by_role.get(role, 0) + rss
                 if p.pid == self.pid:
                     self.peak_main = max(self.peak_main, rss)
                     with contextlib.suppress(psutil.Error):  # batch tasks run in threads without Dask
                         self.peak_threads = max(self.peak_threads, p.num_threads())
-            self.peak_total = max(self.peak_total, total)
+            if total > self.peak_total:
+                self.peak_total, self.peak_by_role = total, dict(sorted(by_role.items()))
+            self.series.append((time.time(), sum(self.cpu.values())))
             self.peak_procs = max(self.peak_procs, len(procs))
             self._stop_event.wait(self.interval)
 
@@ -264,6 +279,53 @@ class TreeSampler(threading.Thread):
     def cpu_seconds(self) -> float:
         """CPU time of the tree, summed over processes (a process's last sample: may miss its final 0.2 s)."""
         return sum(self.cpu.values())
+
+    @property
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds of the tree by process_role (a process that never answered a cmdline read: "other")."""
+        out: dict[str, float] = {}
+        for pid, secs in self.cpu.items():
+            role = self.roles.get(pid, "other")
+            out[role] = out.get(role, 0.0) + secs
+        return dict(sorted(out.items()))
+
+    def cpu_between(self, t0: float, t1: float) -> float:
+        """The tree's CPU seconds between two wall-clock times (time.time()), interpolated between samples."""
+        return _interpolate(self.series, t1) - _interpolate(self.series, t0)
+
+    @property
+    def role_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for pid in self.cpu:
+            role = self.roles.get(pid, "other")
+            out[role] = out.get(role, 0) + 1
+        return out
+
+
+def _interpolate(series: list[tuple[float, float]], t: float) -> float:
+    """A sampled non-decreasing series at time t: linear between samples, flat outside them."""
+    if not series:
+        return math.nan
+    i = bisect.bisect_left(series, (t, -math.inf))
+    if i == 0:
+        return series[0][1]
+    if i == len(series):
+        return series[-1][1]
+    (ta, va), (tb, vb) = series[i - 1], series[i]
+    return va + (vb - va) * (t - ta) / (tb - ta) if tb > ta else vb
+
+
+def process_role(cmdline: list[str], is_root: bool) -> str:
+    """What a process of a build's tree is: the flow (the CLI process, which also hosts a LocalCluster's scheduler
+    and nannies), the Prefect server it started, a Dask worker (a multiprocessing child), or other."""
+    if is_root:
+        return "flow"
+    text = " ".join(cmdline)
+    if "prefect" in text and ("uvicorn" in text or "server" in text):
+        return "prefect server"
+    if "multiprocessing" in text and "spawn_main" in text:
+        return "dask worker"
+    return "other"
 
 
 @dataclass
@@ -288,12 +350,23 @@ class BuildRun:
     peak_processes: int = 0
     peak_threads_main: int = 0
     cpu_seconds: float = 0.0  # CPU time of the whole process tree (all threads, all processes)
+    cpu_by_role: dict[str, float] = field(default_factory=dict)  # the same, by TreeSampler's process_role
+    peak_rss_by_role: dict[str, int] = field(default_factory=dict)  # the peak sample's RSS by process_role
+    processes_by_role: dict[str, int] = field(default_factory=dict)  # processes seen, by process_role
+    in_flow_cpu_seconds: float | None = None  # the tree's CPU between the run record's start and finish
     log_file: str = ""
 
     @property
     def cores_used(self) -> float:
         """Mean cores busy from launch to exit: what is left of the machine for a second worker."""
         return self.cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
+
+    @property
+    def in_flow_cores(self) -> float:
+        """Mean cores busy while the flow ran (start-up and teardown left out)."""
+        if not self.in_flow_cpu_seconds or not self.in_flow_seconds:
+            return math.nan
+        return self.in_flow_cpu_seconds / self.in_flow_seconds
 
     @property
     def ok(self) -> bool:
@@ -350,6 +423,8 @@ def run_build(
     run.peak_rss_bytes, run.peak_rss_main_bytes = sampler.peak_total, sampler.peak_main
     run.peak_processes, run.peak_threads_main = sampler.peak_procs, sampler.peak_threads
     run.cpu_seconds = sampler.cpu_seconds
+    run.cpu_by_role, run.peak_rss_by_role = sampler.cpu_by_role, sampler.peak_by_role
+    run.processes_by_role = sampler.role_counts
     rec = _run_record(output, launched)
     if rec is not None:
         steps = dict(rec.get("step_seconds") or {})
@@ -357,6 +432,9 @@ def run_build(
         run.in_flow_seconds = steps.get("total")
         run.startup_seconds = rec["started_at"].timestamp() - launched
         run.teardown_seconds = exited - rec["finished_at"].timestamp()
+        run.in_flow_cpu_seconds = sampler.cpu_between(
+            rec["started_at"].timestamp(), rec["finished_at"].timestamp()
+        )
         run.status, run.error, run.pipeline_version = (
             rec["status"],
             rec.get("error"),
@@ -395,9 +473,17 @@ def print_build(run: BuildRun, corpus: Corpus) -> None:
         f" (flow process {run.peak_rss_main_bytes / MB:.0f} MB, {run.peak_threads_main} threads;"
         f" {run.peak_processes} processes)"
     )
+    if len(run.peak_rss_by_role) > 1:
+        log(f"    at the peak: {_by_role(run, run.peak_rss_by_role, lambda v: f'{v / MB:,.0f} MB')}")
     log(
         f"    CPU {run.cpu_seconds:.1f} s over the process tree: {run.cores_used:.2f} of {os.cpu_count()} cores"
         " busy on average, start-up included"
+        + (f" ({_by_role(run, run.cpu_by_role, lambda v: f'{v:.1f} s')})" if run.cpu_by_role else "")
+        + (
+            f"; in-flow alone {run.in_flow_cpu_seconds:.1f} s, {run.in_flow_cores:.2f} cores busy"
+            if run.in_flow_cpu_seconds
+            else ""
+        )
     )
     print_steps(run, corpus)
 
@@ -414,6 +500,16 @@ def print_steps(run: BuildRun, corpus: Corpus) -> None:
             (f"{rate(corpus.mb, secs):10.2f}", f"{rate(n_docs, secs):11.0f}") if secs >= 0.005 else ("-", "-")
         )
         log(f"    {name:<28}{secs:9.2f}{share:>8}{mbs:>10}{dps:>11}")
+
+
+def _by_role(run: BuildRun, values: dict, fmt: Callable[[float], str]) -> str:
+    """Values by role, a role's processes summed: "flow 12.0 s, dask worker x2 300.1 s"."""
+
+    def name(role: str) -> str:
+        n = run.processes_by_role.get(role, 1)
+        return f"{role} x{n}" if n > 1 else role
+
+    return ", ".join(f"{name(role)} {fmt(v)}" for role, v in values.items())
 
 
 def _f(x: float | None, fmt: str = ".1f") -> str:
@@ -824,6 +920,18 @@ def main(argv: list[str] | None = None) -> int:
             f"    cores busy on average: {full.cores_used:.2f} with one worker (DuckDB, Arrow and the Prefect server"
             f" use the second core too), {w2.cores_used:.2f} with two"
         )
+        # The two-worker build cannot finish before its in-flow CPU, spread over every core, is spent: at one
+        # worker's wall time against that, the most a perfectly packed two-worker build of the same work gives.
+        ncpu = os.cpu_count() or 1
+        packed = (w2.in_flow_cpu_seconds or nan) / ncpu
+        workers["in_flow_cores_1"], workers["in_flow_cores_2"] = full.in_flow_cores, w2.in_flow_cores
+        workers["packing_bound_speedup"] = rate(full.in_flow_seconds or nan, packed) if comparable else nan
+        log(
+            f"    in-flow CPU: {_f(full.in_flow_cpu_seconds)} s with one worker ({full.in_flow_cores:.2f} cores busy),"
+            f" {_f(w2.in_flow_cpu_seconds)} s with two ({w2.in_flow_cores:.2f} cores busy); with all {ncpu} cores"
+            f" busy throughout, the two-worker build would take {packed:.1f} s: at most"
+            f" {workers['packing_bound_speedup']:.2f}x for this work"
+        )
         from benchmarks.ceiling import WARM_DOCS, two_process_ceiling
 
         half = min(2000, corpus.n_files // 2 - WARM_DOCS)
@@ -1014,6 +1122,13 @@ def main(argv: list[str] | None = None) -> int:
             Figure(
                 "two-process ceiling (transform alone)",
                 workers.get("ceiling", {}).get("speedup"),
+                "x",
+                "",
+                None,
+            ),
+            Figure(
+                "two workers, all cores busy (in-flow CPU bound)",
+                workers.get("packing_bound_speedup"),
                 "x",
                 "",
                 None,
