@@ -2,7 +2,7 @@
 
     python -m benchmarks.ceiling [--corpus DIR] [--docs 2000]
 
-The batch transform (`transforms.batch.process_inputs`, what every batch task runs) on two disjoint halves of a
+The batch transform (`flows.build.transform_batch`, what every batch task runs) on two disjoint halves of a
 corpus: first one half after the other, each in a fresh process, then both at once in two fresh processes that
 start their timed part together (a barrier). The speed-up of "both at once" is the most any two-worker build can
 reach here: it is what the cores give when nothing else shares them, before the scheduler, task orchestration
@@ -10,7 +10,8 @@ and the corpus and validation steps, which do not split across workers, take the
 
 Each process first runs the transform on a few documents of its own (imports, compiled lexicons, the sentence
 memo) so that only steady-state work is timed, as in a long-running worker. It runs the transform as a batch task
-on a one-thread Dask worker does: the collector paused (`flows.storage.collector_paused`) and DuckDB on one thread.
+on a one-thread Dask worker does, through the same call (`flows.build.transform_batch`: the collector paused) with
+DuckDB on one thread.
 With DuckDB's default (one thread per core) the halves run one after the other would have both cores for their
 terms step and the two at once would fight over them, which measures the terms query, not a second worker.
 """
@@ -36,20 +37,16 @@ WORKER_THREADS = 1  # flows.runner's LocalCluster: threads_per_worker=1
 
 def _half(paths: list[str], barrier) -> dict[str, float]:
     """Transform one half in this process; returns the timed part's wall and CPU seconds."""
-    from flows.storage import collector_paused
-    from transforms.batch import RawInput, process_inputs
+    from flows.build import transform_batch
+    from transforms.batch import RawInput
 
     items = [RawInput(Path(p).name, Path(p).read_bytes()) for p in paths]
     now = datetime.now(UTC)
-    with collector_paused():
-        process_inputs(items[:WARM_DOCS], ingested_at=now, pipeline_version="ceiling", threads=WORKER_THREADS)
+    transform_batch(items[:WARM_DOCS], ingested_at=now, version="ceiling", threads=WORKER_THREADS)
     if barrier is not None:
         barrier.wait()
     t0, c0 = time.perf_counter(), time.process_time()
-    with collector_paused():
-        out = process_inputs(
-            items[WARM_DOCS:], ingested_at=now, pipeline_version="ceiling", threads=WORKER_THREADS
-        )
+    out = transform_batch(items[WARM_DOCS:], ingested_at=now, version="ceiling", threads=WORKER_THREADS)
     return {
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -247,7 +248,7 @@ class TreeSampler(threading.Thread):
             except psutil.NoSuchProcess:
                 return
             total = 0
-            by_role: dict[str, int] = {}
+            by_role: Counter[str] = Counter()
             for p in procs:
                 try:
                     rss = p.memory_info().rss
@@ -259,8 +260,7 @@ class TreeSampler(threading.Thread):
                 if p.pid not in self.roles:
                     with contextlib.suppress(psutil.Error):
                         self.roles[p.pid] = process_role(p.cmdline(), is_root=p.pid == self.pid)
-                role = self.roles.get(p.pid, "other")
-                by_role[role] = by_role.get(role, 0) + rss
+                by_role[self.role(p.pid)] += rss
                 if p.pid == self.pid:
                     self.peak_main = max(self.peak_main, rss)
                     with contextlib.suppress(psutil.Error):  # batch tasks run in threads without Dask
@@ -280,13 +280,16 @@ class TreeSampler(threading.Thread):
         """CPU time of the tree, summed over processes (a process's last sample: may miss its final 0.2 s)."""
         return sum(self.cpu.values())
 
+    def role(self, pid: int) -> str:
+        """process_role of a sampled process ("other" if it never answered a cmdline read)."""
+        return self.roles.get(pid, "other")
+
     @property
     def cpu_by_role(self) -> dict[str, float]:
-        """CPU seconds of the tree by process_role (a process that never answered a cmdline read: "other")."""
-        out: dict[str, float] = {}
+        """CPU seconds of the tree by process_role."""
+        out: Counter[str] = Counter()
         for pid, secs in self.cpu.items():
-            role = self.roles.get(pid, "other")
-            out[role] = out.get(role, 0.0) + secs
+            out[self.role(pid)] += secs
         return dict(sorted(out.items()))
 
     def cpu_between(self, t0: float, t1: float) -> float:
@@ -295,11 +298,7 @@ class TreeSampler(threading.Thread):
 
     @property
     def role_counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for pid in self.cpu:
-            role = self.roles.get(pid, "other")
-            out[role] = out.get(role, 0) + 1
-        return out
+        return dict(Counter(map(self.role, self.cpu)))
 
 
 def _interpolate(series: list[tuple[float, float]], t: float) -> float:
