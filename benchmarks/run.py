@@ -333,7 +333,7 @@ class BuildRun:
     args: list[str]
     returncode: int
     wall_seconds: float
-    startup_seconds: float | None = None  # launch -> the flow's first line (imports, Prefect server, cluster)
+    startup_seconds: float | None = None  # launch -> the flow's first line (imports, Prefect server)
     teardown_seconds: float | None = None  # the flow's last line -> process exit
     in_flow_seconds: float | None = None  # the run record's `total`
     status: str | None = None
