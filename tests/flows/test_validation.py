@@ -76,6 +76,29 @@ def test_the_gx_run_skips_the_frame_fingerprint_and_still_reports_failures(tmp_p
         assert "pandas_data_fingerprint" not in json.dumps(result.to_json_dict())
 
 
+def test_a_run_leaves_no_frame_or_metric_cached_in_gx_and_the_next_still_reports_failures(tmp_path):
+    """GX's pandas engine would keep each suite's last frame and its resolved metrics until that suite runs
+    again (about 170 MB per validating process at 100k articles). A GX upgrade that renames what
+    Validator.release_batches clears makes this fail."""
+    suite = {
+        "name": "tiny",
+        "expectations": [
+            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}, "meta": {}},
+        ],
+        "meta": {"frame_sql": "SELECT 1 AS id"},
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(suite), encoding="utf-8")
+    validator = Validator(tmp_path)
+    engine = validator._source.get_execution_engine()
+    for ids, failed in ((["a", "b", "b"], 1), (["a", "b", "c"], 0), (["c", "c", "d"], 1)):
+        failures = validator.validate("tiny", pa.table({"id": pa.array(ids)}))
+        assert [f.unexpected_count for f in failures] == ([2] if failed else [])
+        assert engine is validator._source.get_execution_engine()  # the engine the runs use
+        assert engine.batch_manager.batch_data_cache == {}
+        assert engine.batch_manager.batch_cache == {}
+        assert len(engine._metric_cache) == 0
+
+
 _CLAIMS = [("c1", "affirmed"), ("c2", "affirmed"), ("c3", "negated")]
 _MEMBERS = [("c1", "f1", "affirmed", True), ("c2", "f1", "affirmed", False), ("c3", "f2", "negated", True)]
 _CHECKS = (
