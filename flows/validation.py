@@ -186,7 +186,6 @@ class Validator:
                 result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_ROWS},
             )
         finally:
-            del df
             self.release_batches()
         failures = []
         for r in result.results:

@@ -52,19 +52,23 @@ def test_escape_strings_on_slices_of_a_shared_buffer():
     assert escape_strings(pa.table({"s": tail})).column("s").to_pylist() == ["x", "a &amp; b"]
 
 
-def test_the_gx_run_skips_the_frame_fingerprint_and_still_reports_failures(tmp_path):
-    """GX's per-frame md5 fingerprint is switched off (flows/validation.py): a GX upgrade that renames the
-    knob makes this fail instead of silently costing about 0.3 s per validation chunk again."""
+def _tiny_validator(tmp_path, *expectations: str) -> Validator:
+    """A Validator over one suite "tiny": the given expectation types on column `id`."""
     suite = {
         "name": "tiny",
-        "expectations": [
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}, "meta": {}},
-            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}, "meta": {}},
-        ],
+        "expectations": [{"type": t, "kwargs": {"column": "id"}, "meta": {}} for t in expectations],
         "meta": {"frame_sql": "SELECT 1 AS id"},
     }
     (tmp_path / "tiny.json").write_text(json.dumps(suite), encoding="utf-8")
-    validator = Validator(tmp_path)
+    return Validator(tmp_path)
+
+
+def test_the_gx_run_skips_the_frame_fingerprint_and_still_reports_failures(tmp_path):
+    """GX's per-frame md5 fingerprint is switched off (flows/validation.py): a GX upgrade that renames the
+    knob makes this fail instead of silently costing about 0.3 s per validation chunk again."""
+    validator = _tiny_validator(
+        tmp_path, "expect_column_values_to_not_be_null", "expect_column_values_to_be_unique"
+    )
     failures = validator.validate("tiny", pa.table({"id": pa.array(["a", "b", "b", None])}))
     assert sorted(f.expectation for f in failures) == [
         "expect_column_values_to_be_unique",
@@ -80,15 +84,7 @@ def test_a_run_leaves_no_frame_or_metric_cached_in_gx_and_the_next_still_reports
     """GX's pandas engine would keep each suite's last frame and its resolved metrics until that suite runs
     again (about 170 MB per validating process at 100k articles). A GX upgrade that renames what
     Validator.release_batches clears makes this fail."""
-    suite = {
-        "name": "tiny",
-        "expectations": [
-            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}, "meta": {}},
-        ],
-        "meta": {"frame_sql": "SELECT 1 AS id"},
-    }
-    (tmp_path / "tiny.json").write_text(json.dumps(suite), encoding="utf-8")
-    validator = Validator(tmp_path)
+    validator = _tiny_validator(tmp_path, "expect_column_values_to_be_unique")
     engine = validator._source.get_execution_engine()
     for ids, failed in ((["a", "b", "b"], 1), (["a", "b", "c"], 0), (["c", "c", "d"], 1)):
         failures = validator.validate("tiny", pa.table({"id": pa.array(ids)}))
