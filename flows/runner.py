@@ -15,20 +15,32 @@ from flows.storage import Layout, check_lock_free
 from transforms.errors import DatasetMissing
 
 _prewarm: threading.Thread | None = None
+_build_imported = (
+    threading.Event()
+)  # set once the main thread has imported flows.build (see _prewarm_imports)
 
 
-def _prewarm_imports() -> None:
+def _prewarm_imports(warm_process: bool = False) -> None:
     """Import Great Expectations (~5 s) on another core while Prefect's temporary server boots (~8-12 s).
 
     The flow joins this thread (wait_for_prewarm) before its batches run: GX and scikit-learn both import
     narwhals, and a batch importing sklearn while this thread imports GX could hit importlib's _DeadlockError,
     which turned one random article into an `error` rejection (found by tests/flows/test_faults.py).
+
+    With `warm_process` (the local runner, whose batches run in this process) the thread then pays the
+    process's one-time costs as well (flows.build.warm_up), once the main thread has imported flows.build.
     """
     global _prewarm
+    _build_imported.clear()
 
     def work() -> None:
         import great_expectations  # noqa: F401
         import sklearn.decomposition  # noqa: F401
+
+        if warm_process and _build_imported.wait(timeout=120):
+            from flows.build import warm_up
+
+            warm_up()
 
     _prewarm = threading.Thread(target=work, name="prewarm-imports", daemon=True)
     _prewarm.start()
@@ -69,8 +81,11 @@ def run_build(
     if not wait:
         check_lock_free(Layout.at(output_dir))
     disable_flow_heartbeat()
-    _prewarm_imports()
-    from flows.build import build_flow, set_progress
+    _prewarm_imports(warm_process=workers <= 1 and not dask_address)
+    try:
+        from flows.build import build_flow, set_progress
+    finally:
+        _build_imported.set()
 
     flow_fn = build_flow
     if workers > 1 or dask_address:

@@ -1,0 +1,60 @@
+"""The CLI's background warm-up: what it pays ahead of the flow, when, and that it never breaks a build."""
+
+import logging
+import time
+
+import pytest
+
+import flows.build as build_mod
+import flows.runner as runner
+from flows.validation import suites_fingerprint
+from transforms.claims import rules
+
+
+@pytest.fixture
+def fresh_prewarm(monkeypatch):
+    monkeypatch.setattr(runner, "_prewarm", None)
+    yield
+    runner._build_imported.set()  # a thread still waiting must not outlive the test
+    runner.wait_for_prewarm()
+
+
+def test_warm_up_compiles_the_rules_and_builds_the_gx_context(monkeypatch):
+    monkeypatch.setattr(build_mod, "_validators", {})
+    rules.cache_clear()
+    build_mod.warm_up()
+    assert rules.cache_info().currsize == 1
+    assert list(build_mod._validators) == [suites_fingerprint()]
+
+
+def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("lexicon trouble")
+
+    monkeypatch.setattr(build_mod, "transform_batch", broken)
+    with caplog.at_level(logging.DEBUG, logger="claimscope"):
+        build_mod.warm_up()  # the build runs the same code and reports the error itself
+    assert any("warm-up failed" in r.message and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.usefixtures("fresh_prewarm")
+def test_the_process_warms_up_only_once_flows_build_is_imported(monkeypatch):
+    calls = []
+    monkeypatch.setattr(build_mod, "warm_up", lambda: calls.append(time.monotonic()))
+    runner._prewarm_imports(warm_process=True)
+    time.sleep(0.3)  # GX is already imported here: without the wait the warm-up would have run by now
+    assert calls == []
+    released = time.monotonic()
+    runner._build_imported.set()
+    runner.wait_for_prewarm()
+    assert len(calls) == 1 and calls[0] >= released
+
+
+@pytest.mark.usefixtures("fresh_prewarm")
+def test_workers_mode_only_imports(monkeypatch):
+    calls = []
+    monkeypatch.setattr(build_mod, "warm_up", lambda: calls.append(1))
+    runner._prewarm_imports(warm_process=False)  # batches run on the workers: nothing to warm here
+    runner._build_imported.set()
+    runner.wait_for_prewarm()
+    assert calls == []
