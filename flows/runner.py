@@ -15,9 +15,8 @@ from flows.storage import Layout, check_lock_free
 from transforms.errors import DatasetMissing
 
 _prewarm: threading.Thread | None = None
-_build_imported = (
-    threading.Event()
-)  # set once the main thread has imported flows.build (see _prewarm_imports)
+# Set once the main thread has imported flows.build: the warm-up then imports nothing the main thread is importing.
+_build_imported = threading.Event()
 
 
 def _prewarm_imports(warm_process: bool = False) -> None:
