@@ -39,10 +39,13 @@ def test_a_failing_warm_up_is_logged_not_raised(monkeypatch, caplog):
 
 @pytest.mark.usefixtures("fresh_prewarm")
 def test_the_process_warms_up_only_once_flows_build_is_imported(monkeypatch):
+    import great_expectations  # noqa: F401  the thread's imports, done here first: so without the wait the
+    import sklearn.decomposition  # noqa: F401  warm-up would have run well within the sleep below
+
     calls = []
     monkeypatch.setattr(build_mod, "warm_up", lambda: calls.append(time.monotonic()))
     runner._prewarm_imports(warm_process=True)
-    time.sleep(0.3)  # GX is already imported here: without the wait the warm-up would have run by now
+    time.sleep(0.3)
     assert calls == []
     released = time.monotonic()
     runner._build_imported.set()
