@@ -8,7 +8,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from flows.validation import Validator, escape_strings
+from flows.validation import Validator, escape_strings, widen_numbers
 
 
 @pytest.mark.parametrize(
@@ -138,3 +138,102 @@ def test_the_family_members_frame_counts_every_broken_link(claims, members, expe
     assert failed >= {c for c, n in zip(_CHECKS, expected, strict=True) if n}
     assert not failed & {c for c, n in zip(_CHECKS, expected, strict=True) if not n}
     validator.take_results()
+
+
+def _suite_expectations():
+    import great_expectations as gx
+
+    from flows.validation import load_suite_specs
+
+    for name, spec in load_suite_specs().items():
+        suite = gx.ExpectationSuite(name=name, expectations=spec["expectations"])
+        yield from suite.expectations
+
+
+_RUNTIME = [None, {}, {"result_format": {"result_format": "COMPLETE", "partial_unexpected_count": 5}}]
+
+
+def test_the_hoisted_gx_kwargs_equal_gx_own_on_every_expectation_in_the_suites(tmp_path):
+    """flows.validation replaces four Expectation methods with ones that build the configuration once per call.
+    On the GX version they were checked against they must return what GX's own methods return, for every
+    expectation the suites hold (a GX upgrade is left unpatched; see the next test)."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from flows import validation
+
+    _tiny_validator(tmp_path, "expect_column_values_to_not_be_null")  # installs the replacements
+    assert validation.hoist_gx_configuration(), "GX is not the version the replacements were checked against"
+    for name, fn in validation.GX_KWARGS_METHODS.items():
+        assert Expectation.__dict__[name] is fn
+    own = validation.GX_ORIGINALS
+    assert set(own) == set(validation.GX_KWARGS_METHODS)
+    expectations = list(_suite_expectations())
+    assert len(expectations) >= 100
+    keys = ["column", "mostly", "result_format", "catch_exceptions", "value_set", "min_value", "no_such_key"]
+    for e in expectations:
+        assert validation._get_domain_kwargs(e) == own["_get_domain_kwargs"](e)
+        assert validation._get_success_kwargs(e) == own["_get_success_kwargs"](e)
+        for runtime in _RUNTIME:
+            assert validation._get_runtime_kwargs(e, runtime) == own["_get_runtime_kwargs"](e, runtime)
+        for key in [*keys, *e.domain_keys, *e.success_keys, *e.runtime_keys]:
+            assert validation._get_success_kwarg(e, key, "dflt") == own["_get_success_kwarg"](e, key, "dflt")
+
+
+def test_another_gx_version_keeps_gx_own_kwargs_methods(monkeypatch):
+    import great_expectations as gx
+    from great_expectations.expectations.expectation import Expectation
+
+    from flows import validation
+
+    before = {name: Expectation.__dict__[name] for name in validation.GX_KWARGS_METHODS}
+    monkeypatch.setattr(gx, "__version__", "9.0.0")
+    assert validation.hoist_gx_configuration() is False
+    assert {name: Expectation.__dict__[name] for name in validation.GX_KWARGS_METHODS} == before
+
+
+@pytest.mark.parametrize(
+    ("typ", "wide"),
+    [
+        (pa.int8(), pa.int64()),
+        (pa.int16(), pa.int64()),
+        (pa.int32(), pa.int64()),
+        (pa.uint8(), pa.int64()),
+        (pa.uint32(), pa.int64()),
+        (pa.float16(), pa.float64()),
+        (pa.float32(), pa.float64()),
+        (pa.int64(), pa.int64()),
+        (pa.float64(), pa.float64()),
+    ],
+)
+def test_widen_numbers_keeps_every_value(typ, wide):
+    import numpy as np
+
+    values = [np.float16(1.5), None, np.float16(-2.0)] if typ == pa.float16() else [1, None, 100]
+    if pa.types.is_unsigned_integer(typ):
+        values = [0, None, 200]
+    table = pa.table({"n": pa.array(values, typ), "s": ["a", "b", None]})
+    out = widen_numbers(table)
+    assert out.schema.field("n").type == wide
+    assert out.schema.field("s").type == pa.string()
+    assert out["n"].to_pylist() == table["n"].to_pylist()
+    assert out["s"].to_pylist() == table["s"].to_pylist()
+
+
+def test_a_between_check_on_a_narrow_column_still_reports_its_failures(tmp_path):
+    suite = {
+        "name": "between",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "n", "min_value": 0, "max_value": 9},
+            }
+        ],
+        "meta": {"frame_sql": "SELECT 1 AS n"},
+    }
+    (tmp_path / "between.json").write_text(json.dumps(suite), encoding="utf-8")
+    validator = Validator(tmp_path)
+    frame = pa.table({"n": pa.array([3, 12, None, -1, 9], pa.int32())})
+    (failure,) = validator.validate("between", frame)
+    assert failure.unexpected_count == 2
+    assert sorted(row["n"] for row in failure.sample) == [-1, 12]
+    assert validator.validate("between", pa.table({"n": pa.array([0, 9, None], pa.int32())})) == []
