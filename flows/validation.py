@@ -125,7 +125,7 @@ def escape_strings(table: pa.Table) -> pa.Table:
 
 
 # GX 1.24's Expectation rebuilds its whole ExpectationConfiguration (a pydantic .dict() of every field) once per
-# key in _get_domain_kwargs, _get_success_kwargs and _get_success_kwarg, which graph_validate calls ~100 times
+# key in _get_domain_kwargs, _get_success_kwargs and _get_success_kwarg, which graph_validate calls 80-120 times
 # per expectation: a fifth of a 10k chunk's validation time and a third of a corpus suite's. The replacements
 # below build it once per call and are otherwise GX's code. They apply to the version they were checked against
 # only; tests/flows/test_validation.py compares them with GX's own methods on every expectation in expectations/.
