@@ -237,3 +237,96 @@ def test_a_between_check_on_a_narrow_column_still_reports_its_failures(tmp_path)
     assert failure.unexpected_count == 2
     assert sorted(row["n"] for row in failure.sample) == [-1, 12]
     assert validator.validate("between", pa.table({"n": pa.array([0, 9, None], pa.int32())})) == []
+
+
+_SPAN = pa.struct([("r", pa.int64()), ("a", pa.int64()), ("e", pa.int64()), ("t", pa.string())])
+
+
+@pytest.mark.parametrize(
+    ("text", "spans", "bad"),
+    [
+        ("Kratom is safe.", [(1, 0, 6, "Kratom"), (2, 10, 15, "safe.")], []),
+        ("Kratom is safe.", [(1, 0, 6, "Kratom"), (2, 10, 14, "safe.")], [2]),  # one character short
+        ("“Non-addictive” – it isn’t.", [(1, 18, 27, "it isn’t.")], []),  # code points, not UTF-8 bytes
+        ("“Non-addictive” – it isn’t.", [(1, 24, 33, "it isn’t.")], [1]),  # the same span at its byte offsets
+        ("naïve", [(1, 2, 2, "")], []),  # an empty span
+        ("abc", [(1, -1, 2, "ab")], [1]),  # substring() would wrap a negative start
+        ("abc", [(1, 1, 9, "bc")], [1]),  # and truncate past the end
+        ("abc", [(1, None, 2, "ab"), (2, 0, None, "ab"), (3, 0, 2, None)], [1, 2, 3]),
+        (None, [(7, 0, 1, "a"), (8, 1, 2, "b")], [7, 8]),  # no document text: every span fails
+        ("abc", [], []),
+    ],
+)
+def test_span_mismatches(text, spans, bad):
+    from flows.validation import span_mismatches
+
+    arr = pa.array([[dict(zip("raet", s, strict=True)) for s in spans]], type=pa.list_(_SPAN))
+    assert span_mismatches(pa.array([text], type=pa.string()), arr).to_pylist() == [bad]
+
+
+def test_span_mismatches_keeps_each_document_to_its_own_spans():
+    from flows.validation import span_mismatches
+
+    spans = pa.chunked_array(
+        [
+            [
+                [{"r": 1, "a": 0, "e": 1, "t": "a"}],
+                [{"r": 2, "a": 0, "e": 1, "t": "a"}, {"r": 3, "a": 1, "e": 2, "t": "y"}],
+            ]
+        ],
+        type=pa.list_(_SPAN),
+    )
+    assert span_mismatches(pa.chunked_array([["ab", "xy"]]), spans).to_pylist() == [[], [2]]
+
+
+@pytest.fixture(scope="module")
+def seed_tables():
+    from datetime import UTC, datetime
+
+    from tests.conftest import SEEDS
+    from transforms.batch import RawInput, process_inputs
+
+    raw = [RawInput(p.name, p.read_bytes()) for p in sorted(SEEDS.glob("*.txt"))]
+    return process_inputs(raw, ingested_at=datetime(2026, 1, 1, tzinfo=UTC), pipeline_version="t").tables
+
+
+@pytest.mark.parametrize(("suite", "key"), [("sentences", "sentence_id"), ("claims", "claim_id")])
+def test_the_text_check_flags_exactly_the_rows_whose_offsets_miss_their_text(seed_tables, suite, key):
+    """`_text_ok` in the sentences and claims frames against Python's own slicing, on the seeds with three kinds
+    of damage: a shifted end, a changed text, and a document that is gone."""
+    import duckdb
+    import pyarrow.compute as pc
+
+    tables = dict(seed_tables)
+    docs = tables["documents"]
+    assert not all(t.isascii() for t in docs["text"].to_pylist())  # byte offsets would fail every later row
+    rows = tables[suite]
+    ids = rows[key].to_pylist()
+    shifted, retexted = ids[3], ids[len(ids) // 2]
+    ends = [e + 1 if i == shifted else e for i, e in zip(ids, rows["char_end"].to_pylist(), strict=True)]
+    texts = [t + "!" if i == retexted else t for i, t in zip(ids, rows["text"].to_pylist(), strict=True)]
+    rows = rows.set_column(
+        rows.schema.get_field_index("char_end"), "char_end", pa.array(ends, rows["char_end"].type)
+    )
+    tables[suite] = rows.set_column(rows.schema.get_field_index("text"), "text", pa.array(texts))
+    gone = docs["document_id"][0].as_py()
+    tables["documents"] = docs.filter(pc.not_equal(docs["document_id"], gone))
+
+    con = duckdb.connect()
+    try:
+        for name in ("documents", "sections", "sentences", "claims"):
+            con.register(name, tables[name])
+        frame = Validator().frame(con, suite)
+    finally:
+        con.close()
+    text_of = dict(zip(docs["document_id"].to_pylist(), docs["text"].to_pylist(), strict=True))
+    expected = {
+        r[key]: r["document_id"] != gone
+        and text_of[r["document_id"]][r["char_start"] : r["char_end"]] == r["text"]
+        for r in tables[suite].select([key, "document_id", "char_start", "char_end", "text"]).to_pylist()
+    }
+    got = dict(zip(frame[key].to_pylist(), frame["_text_ok"].to_pylist(), strict=True))
+    assert frame.num_rows == tables[suite].num_rows
+    assert got == expected
+    missing = {i for i, d in zip(ids, tables[suite]["document_id"].to_pylist(), strict=True) if d == gone}
+    assert missing and {i for i, ok in got.items() if not ok} == missing | {shifted, retexted}
