@@ -143,9 +143,11 @@ def span_mismatches(texts: pa.Array | pa.ChunkedArray, spans: pa.Array | pa.Chun
         texts = texts.combine_chunks()
     if isinstance(spans, pa.ChunkedArray):
         spans = spans.combine_chunks()
-    offsets = spans.offsets.to_pylist()  # a null list (never made by GROUP BY's list()) has no spans
-    flat = spans.values
-    rows, starts, ends, texts_of = (flat.field(k).to_pylist() for k in ("r", "a", "e", "t"))
+    # `offsets` index the whole child array (`values`), also in a slice; the struct's flatten() applies its own
+    # offset, which field() would not.
+    offsets = spans.offsets.to_pylist()
+    fields = dict(zip((f.name for f in spans.type.value_type), spans.values.flatten(), strict=True))
+    rows, starts, ends, texts_of = (fields[k].to_pylist() for k in ("r", "a", "e", "t"))
     out: list[list[int]] = []
     for k, text in enumerate(texts.to_pylist()):
         lo, hi = offsets[k], offsets[k + 1]

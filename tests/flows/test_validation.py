@@ -277,6 +277,9 @@ def test_span_mismatches_keeps_each_document_to_its_own_spans():
         type=pa.list_(_SPAN),
     )
     assert span_mismatches(pa.chunked_array([["ab", "xy"]]), spans).to_pylist() == [[], [2]]
+    # a slice of each: the list offsets then point past the start of the child array
+    assert span_mismatches(pa.array(["xy"]), spans.chunk(0).slice(1)).to_pylist() == [[2]]
+    assert span_mismatches(pa.array(["ab"]), spans.chunk(0).slice(0, 1)).to_pylist() == [[]]
 
 
 @pytest.fixture(scope="module")
