@@ -631,7 +631,7 @@ def _run_suites(
             _staged_views(con, staging, parts)
             params = params_of(con)
             for name in names:
-                failures = validator.validate(name, validator.frame(con, name), params, chunk=label)
+                failures = validator.validate_table(con, name, params, chunk=label)
                 suites[name] = (validator.n_expectations(name), failures)
         finally:
             con.close()
@@ -728,7 +728,7 @@ def validate_task(
                 if name in done:
                     report.add(name, *done[name].suites[name])
                 else:
-                    failures = validator.validate(name, validator.frame(con, name), params)
+                    failures = validator.validate_table(con, name, params)
                     report.add(name, validator.n_expectations(name), failures)
             for r in suite_results or []:
                 validator.store_results(r.results)
