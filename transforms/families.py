@@ -61,6 +61,38 @@ ORDER BY c.claim_id
 _CHUNK = 2048
 
 
+def _prefixes(x, threshold: float):
+    """Each row's prefix terms, as a 0/1 matrix, for prefix filtering (Bayardo, Ma and Srikant, "Scaling up all
+    pairs similarity search", WWW 2007).
+
+    Terms are ranked once for all rows, the rarest (fewest rows) first. A row's prefix is its rarest terms, up to
+    where its remaining terms weigh less than the threshold (their L2 norm). If two L2-normalised rows with
+    non-negative weights share no prefix term, every term they share lies outside the prefix of the one whose
+    prefix ends earlier in the ranking, so their cosine is below that row's remaining norm times 1, below the
+    threshold. So a pair at or above the threshold always shares a prefix term.
+    """
+    from scipy import sparse
+
+    x = x.tocsr()
+    lengths = np.diff(x.indptr)
+    rows = np.repeat(np.arange(x.shape[0]), lengths)
+    df = np.bincount(x.indices, minlength=x.shape[1])
+    rank = np.empty_like(df)
+    rank[np.argsort(df, kind="stable")] = np.arange(df.size)
+    # Within each row the most common terms first: a running sum of squared weights from the row's start is then
+    # the squared norm of the terms it has covered, which stay outside the prefix while it is under the bound.
+    order = np.lexsort((-rank[x.indices], rows))
+    covered = np.cumsum(x.data[order] ** 2)
+    start = np.concatenate(([0.0], covered))[x.indptr[:-1]]
+    covered -= np.repeat(start, lengths)
+    # A margin below the threshold: rounding in the sums can only add a term to a prefix, never drop one.
+    prefix = covered >= (threshold - 1e-6) ** 2
+    kept = order[prefix]
+    return sparse.csr_matrix(
+        (np.ones(kept.size, dtype=np.int32), (rows[kept], x.indices[kept])), shape=x.shape
+    )
+
+
 def family_nodes(con: duckdb.DuckDBPyConnection, threshold: float | None = None) -> pa.Table:
     """Family of every distinct (proposition, signature) of the `claims` view of `con`."""
     settings = load_yaml("analytics.yaml")["families"]
@@ -118,11 +150,24 @@ def _star_clusters(
     sig_ids = {s: k for k, s in enumerate(sorted(set(sigs)))}
     sig = np.array([sig_ids[s] for s in sigs])
     nbrs: list[dict[int, float]] = [{} for _ in range(n)]
+    x.sort_indices()
+    prefixes = _prefixes(x, threshold)
+    prefixes_t = prefixes.T.tocsr()
     for lo in range(0, n, _CHUNK):
-        prod = (x[lo : lo + _CHUNK] @ x.T).tocoo()
-        rows, cols = prod.row + lo, prod.col
-        keep = (prod.data >= threshold) & (rows != cols) & (sig[rows] == sig[cols])
-        for i, j, v in zip(rows[keep].tolist(), cols[keep].tolist(), prod.data[keep].tolist(), strict=True):
+        # The pairs that share a prefix term: every pair at or above the threshold is among them, and on crawled
+        # text they are a small share of all pairs (40k generated propositions: 545k of 1.6 billion). Comparing a
+        # block with every node instead made a product as dense as the common words are (40k: 28 s, 2.5 GB).
+        pairs = (prefixes[lo : lo + _CHUNK] @ prefixes_t).tocoo()
+        rows, cols = pairs.row + lo, pairs.col
+        keep = (rows != cols) & (sig[rows] == sig[cols])
+        rows, cols = rows[keep], cols[keep]
+        if rows.size == 0:
+            continue
+        # Each pair's cosine: its rows' products summed in term order (a product of the whole block gives the
+        # same sums up to the last bit of rounding).
+        cos = np.asarray(x[rows].multiply(x[cols]).sum(axis=1)).ravel()
+        near = cos >= threshold
+        for i, j, v in zip(rows[near].tolist(), cols[near].tolist(), cos[near].tolist(), strict=True):
             nbrs[i][j] = v
     order = sorted(range(n), key=lambda i: (-len(nbrs[i]), -counts[i], props[i], sigs[i]))
     assigned = [False] * n
