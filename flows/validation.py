@@ -472,13 +472,13 @@ class Validator:
             return self.validate(suite, self.frame(con, suite), params, chunk)
         limit = slice_rows or SLICE_ROWS
         params = params or {}
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _suite_frame AS {self.frame_sql(con, suite)}")
+        sql = self.frame_sql(con, suite)
+        # Counted first: a frame that fits is built and validated as before, in one piece.
+        if con.sql(f"SELECT count(*) FROM ({sql})").fetchall()[0][0] <= limit:
+            return self.validate(suite, self.frame(con, suite), params, chunk)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _suite_frame AS {sql}")
         try:
             n_rows = con.sql("SELECT count(*) FROM _suite_frame").fetchall()[0][0]
-            if n_rows <= limit:
-                return self.validate(
-                    suite, con.sql("SELECT * FROM _suite_frame").to_arrow_table(), params, chunk
-                )
             dups = [
                 f"SELECT f.rowid AS r FROM _suite_frame f SEMI JOIN (SELECT {', '.join(map(_quoted, key))} "
                 f"FROM _suite_frame GROUP BY ALL HAVING count(*) > 1) g ON "
