@@ -78,8 +78,6 @@ m AS (  -- one row per (claim, attribute, side)
 ),
 a AS (SELECT * FROM m WHERE side = 'a'),
 b AS (SELECT * FROM m WHERE side = 'b'),
--- Every claim a pair names is in m: its article is looked up there, not in all of claims.
-docs AS (SELECT DISTINCT claim_id, document_id FROM m),
 -- Inside one article: every claim pair (bounded by the article's length).
 same AS (
     SELECT a.kind, a.subject, a.entity, a.claim_id AS claim_id_a, b.claim_id AS claim_id_b,
@@ -89,10 +87,26 @@ same AS (
 ),
 -- Across articles: families are paired, never claims (a million repeats of one denial make one row). A
 -- family pair stands for |a| x |b| claim pairs minus those inside one article.
-fam AS (
+fam1 AS (
     SELECT side, kind, subject, entity, family_id, count(*) AS n, count(DISTINCT document_id) AS n_docs,
-           min(claim_id) AS first_claim
+           min(claim_id) AS first_claim, arg_min(document_id, claim_id) AS first_doc
     FROM m GROUP BY side, kind, subject, entity, family_id
+),
+-- The example pair shown for a family pair needs "the family's first claim in an article other than D". That
+-- is the first claim when its article is not D, else the first claim outside the first claim's article: two
+-- claims per family answer it for every D. (A subquery per family pair over the family's claims joined each
+-- pair with every claim of the family and ran out of memory at 300k articles.)
+second AS (
+    SELECT f.side, f.kind, f.subject, f.entity, f.family_id, min(m.claim_id) AS second_claim,
+           arg_min(m.document_id, m.claim_id) AS second_doc
+    FROM m JOIN fam1 f ON m.side = f.side AND m.kind = f.kind AND m.subject = f.subject AND m.entity = f.entity
+                       AND m.family_id IS NOT DISTINCT FROM f.family_id AND m.document_id <> f.first_doc
+    GROUP BY ALL
+),
+fam AS (
+    SELECT f.*, s.second_claim, s.second_doc FROM fam1 f
+    LEFT JOIN second s ON s.side = f.side AND s.kind = f.kind AND s.subject = f.subject AND s.entity = f.entity
+                      AND s.family_id IS NOT DISTINCT FROM f.family_id
 ),
 overlap AS (
     SELECT kind, subject, entity, family_id_a, family_id_b, count(*) AS same_pairs,
@@ -101,9 +115,10 @@ overlap AS (
 ),
 crossed AS (
     SELECT fa.kind, fa.subject, fa.entity, fa.family_id AS family_id_a, fb.family_id AS family_id_b,
-           fa.first_claim AS claim_id_a,
            fa.n * fb.n - coalesce(o.same_pairs, 0) AS n_claim_pairs,
-           fa.n_docs + fb.n_docs - coalesce(o.shared_docs, 0) AS n_articles
+           fa.n_docs + fb.n_docs - coalesce(o.shared_docs, 0) AS n_articles,
+           fa.first_claim AS a1, fa.first_doc AS a1_doc, fa.second_claim AS a2, fa.second_doc AS a2_doc,
+           fb.first_claim AS b1, fb.first_doc AS b1_doc, fb.second_claim AS b2, fb.second_doc AS b2_doc
     FROM fam fa
     JOIN fam fb ON fa.side = 'a' AND fb.side = 'b' AND fa.kind = fb.kind AND fa.subject = fb.subject
                AND fa.entity = fb.entity
@@ -111,24 +126,15 @@ crossed AS (
                        AND o.family_id_a IS NOT DISTINCT FROM fa.family_id AND o.family_id_b IS NOT DISTINCT FROM fb.family_id
     WHERE fa.n * fb.n - coalesce(o.same_pairs, 0) > 0
 ),
--- The example pair shown for a family pair: the family's first claim, and the other family's first claim in
--- another article.
-first_try AS (
-    SELECT x.*,
-           (SELECT min(b.claim_id) FROM b WHERE b.kind = x.kind AND b.subject = x.subject AND b.entity = x.entity
-              AND b.family_id IS NOT DISTINCT FROM x.family_id_b AND b.document_id <> ca.document_id) AS claim_id_b
-    FROM crossed x JOIN docs ca ON ca.claim_id = x.claim_id_a
-),
-crossed_shown AS (  -- when b's claims all sit in a's first article, start from b's first claim instead
-    SELECT t.kind, t.subject, t.entity, t.family_id_a, t.family_id_b, t.n_claim_pairs, t.n_articles,
-           CASE WHEN t.claim_id_b IS NOT NULL THEN t.claim_id_a ELSE
-               (SELECT min(a.claim_id) FROM a JOIN docs cb ON cb.claim_id = fb.first_claim
-                WHERE a.kind = t.kind AND a.subject = t.subject AND a.entity = t.entity
-                  AND a.family_id IS NOT DISTINCT FROM t.family_id_a AND a.document_id <> cb.document_id) END AS claim_id_a,
-           coalesce(t.claim_id_b, fb.first_claim) AS claim_id_b
-    FROM first_try t
-    JOIN fam fb ON fb.side = 'b' AND fb.kind = t.kind AND fb.subject = t.subject AND fb.entity = t.entity
-               AND fb.family_id IS NOT DISTINCT FROM t.family_id_b
+-- The example: a's first claim and b's first claim in another article; when all of b sits in a's first
+-- article, b's first claim and a's first claim in another article. None when both families share one article.
+crossed_shown AS (
+    SELECT kind, subject, entity, family_id_a, family_id_b, n_claim_pairs, n_articles,
+           CASE WHEN b1_doc <> a1_doc OR b2 IS NOT NULL THEN a1 ELSE a2 END AS claim_id_a,
+           CASE WHEN b1_doc <> a1_doc OR b2 IS NOT NULL THEN a1_doc ELSE a2_doc END AS document_id_a,
+           CASE WHEN b1_doc <> a1_doc THEN b1 WHEN b2 IS NOT NULL THEN b2 ELSE b1 END AS claim_id_b,
+           CASE WHEN b1_doc <> a1_doc THEN b1_doc WHEN b2 IS NOT NULL THEN b2_doc ELSE b1_doc END AS document_id_b
+    FROM crossed
 ),
 pairs AS (
     SELECT kind, 'same_article' AS scope, subject, entity, claim_id_a, claim_id_b, document_id AS document_id_a,
@@ -136,9 +142,9 @@ pairs AS (
            1::BIGINT AS n_articles
     FROM same
     UNION ALL
-    SELECT x.kind, 'cross_article', x.subject, x.entity, x.claim_id_a, x.claim_id_b, ca.document_id,
-           cb.document_id, NULL, x.family_id_a, x.family_id_b, x.n_claim_pairs, x.n_articles
-    FROM crossed_shown x JOIN docs ca ON ca.claim_id = x.claim_id_a JOIN docs cb ON cb.claim_id = x.claim_id_b
+    SELECT kind, 'cross_article', subject, entity, claim_id_a, claim_id_b, document_id_a, document_id_b, NULL,
+           family_id_a, family_id_b, n_claim_pairs, n_articles
+    FROM crossed_shown WHERE claim_id_a IS NOT NULL
 )
 SELECT sha256(concat_ws('|', kind, scope, claim_id_a, claim_id_b, family_id_a, family_id_b))[1:16] AS pair_id, *
 FROM pairs
