@@ -49,33 +49,40 @@ def entity_roots() -> pa.Table:
     return pa.table({"entity": names, "root": [root_of(n) or n for n in names]})
 
 
-_SQL = """
-WITH roots AS (SELECT entity, root FROM _entity_roots),
--- The mentions a contradiction can rest on, picked before any join: claim_entities is the largest table (11.6M
--- rows at 100k articles) and most of it is other mentions; joining all of it, and every claim to its family,
--- was 5.5 of this query's 6.7 s there.
-e AS (
+# Built step by step into temp tables, each its own query: as one query, the join of the picked claims with
+# every claim's family and the self-joins of `m` ran at once and outgrew DuckDB's 512 MB at 300k articles (12M
+# claims, 35M mentions); a temp table spills to disk like any other block, so each step gets the whole budget.
+_STAGES = (
+    # The mentions a contradiction can rest on, picked before any join: claim_entities is the largest table
+    # (11.6M rows at 100k articles) and most of it is other mentions.
+    """CREATE OR REPLACE TEMP TABLE _contra_e AS
     SELECT claim_id, entity, entity_type, polarity, direction FROM claim_entities
-    WHERE (entity_type = 'harm' AND entity <> 'side effects') OR (direction IS NOT NULL AND polarity = 'affirmed')
-),
-c AS (
-    SELECT c.claim_id, c.document_id, coalesce(r.root, c.subject) AS subject, c.types, c.stance, f.family_id
-    FROM (SELECT * FROM claims WHERE subject IS NOT NULL AND claim_id IN (SELECT claim_id FROM e)) c
-    LEFT JOIN roots r ON r.entity = c.subject
-    LEFT JOIN claim_family_members f USING (claim_id)
-),
-m AS (  -- one row per (claim, attribute, side)
-    SELECT DISTINCT c.*, e.entity,
+    WHERE (entity_type = 'harm' AND entity <> 'side effects') OR (direction IS NOT NULL AND polarity = 'affirmed')""",
+    """CREATE OR REPLACE TEMP TABLE _contra_c AS
+    SELECT c.claim_id, c.document_id, coalesce(r.root, c.subject) AS subject,
+           list_contains(c.types, 'safety') AS safety, c.stance
+    FROM (SELECT claim_id, document_id, subject, types, stance FROM claims SEMI JOIN _contra_e USING (claim_id)
+          WHERE subject IS NOT NULL) c
+    LEFT JOIN _entity_roots r ON r.entity = c.subject""",
+    # Only the picked claims' families: joining every claim to its family was most of this step's memory.
+    """CREATE OR REPLACE TEMP TABLE _contra_f AS
+    SELECT claim_id, family_id FROM claim_family_members SEMI JOIN _contra_c USING (claim_id)""",
+    """CREATE OR REPLACE TEMP TABLE _contra_m AS  -- one row per (claim, attribute, side)
+    SELECT DISTINCT c.claim_id, c.document_id, c.subject, f.family_id, e.entity,
            CASE WHEN e.entity_type = 'harm' THEN 'polarity' ELSE 'direction' END AS kind,
            CASE WHEN e.entity_type = 'harm' AND e.polarity = 'negated' THEN 'a'
                 WHEN e.entity_type = 'harm' AND e.polarity = 'affirmed' AND c.stance = 'risk' THEN 'b'
                 WHEN e.entity_type <> 'harm' AND e.direction = 'increase' THEN 'a'
                 WHEN e.entity_type <> 'harm' AND e.direction = 'decrease' THEN 'b' END AS side
-    FROM c JOIN e USING (claim_id)
+    FROM _contra_c c JOIN _contra_e e USING (claim_id) LEFT JOIN _contra_f f USING (claim_id)
     WHERE e.entity <> c.subject
-      AND ((e.entity_type = 'harm' AND list_contains(c.types, 'safety') AND e.entity <> 'side effects')
-           OR (e.direction IS NOT NULL AND e.polarity = 'affirmed'))
-),
+      AND ((e.entity_type = 'harm' AND c.safety AND e.entity <> 'side effects')
+           OR (e.direction IS NOT NULL AND e.polarity = 'affirmed'))""",
+)
+_TEMP_TABLES = ("_contra_e", "_contra_c", "_contra_f", "_contra_m")
+
+_SQL = """
+WITH m AS (SELECT * FROM _contra_m),
 a AS (SELECT * FROM m WHERE side = 'a'),
 b AS (SELECT * FROM m WHERE side = 'b'),
 -- Inside one article: every claim pair (bounded by the article's length).
@@ -156,7 +163,10 @@ def contradiction_pairs(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Contradiction pairs from the `claims`, `claim_entities` and `claim_family_members` views of `con`."""
     con.register("_entity_roots", entity_roots())
     try:
+        for stage in _STAGES:
+            con.execute(stage)
         table = con.sql(_SQL).to_arrow_table()
     finally:
+        con.execute("; ".join(f"DROP TABLE IF EXISTS {t}" for t in _TEMP_TABLES))
         con.unregister("_entity_roots")
     return table.select(CONTRADICTION_SCHEMA.names).cast(CONTRADICTION_SCHEMA)
