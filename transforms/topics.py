@@ -72,6 +72,7 @@ class TopicSettings:
     discovered_min_documents: int
     discovered_max_topics: int
     discovered_terms: int
+    discovered_fit_documents: int
 
 
 @lexicon_cache
@@ -85,6 +86,7 @@ def _taxonomy() -> tuple[TopicSettings, tuple[TaxonomyTopic, ...]]:
             discovered_min_documents=int(st.get("discovered_min_documents", 50)),
             discovered_max_topics=int(st.get("discovered_max_topics", 12)),
             discovered_terms=int(st.get("discovered_terms", 8)),
+            discovered_fit_documents=int(st.get("discovered_fit_documents", 20_000)),
         )
         topics = []
         for t in data["topics"]:
@@ -241,72 +243,165 @@ def _doc_terms_connection(
         con.close()
 
 
-def _tfidf(con: duckdb.DuckDBPyConnection, n_docs: int, min_df: int = 2, max_df_share: float = 0.8):
-    """Sparse TF-IDF matrix (documents x terms) from the sketches; rows sorted by document_id.
-
-    Only integer triplets cross into Python (one row per document-term pair: 6.4M at 100k articles); ids and
-    terms come once each, so memory is not proportional to the pairs times their strings.
-    """
+def _counts(triplets: pa.Table, n_rows: int, n_terms: int, row0: int = 0):
     from scipy import sparse
+
+    i = triplets["i"].to_numpy() - row0
+    return sparse.csr_matrix(
+        (triplets["n"].to_numpy().astype(np.float64), (i, triplets["j"].to_numpy())), shape=(n_rows, n_terms)
+    )
+
+
+def _fit_documents(con: duckdb.DuckDBPyConnection, n_docs: int, fit_documents: int) -> None:
+    """`_tfidf_docs`: every document, numbered in document_id order, flagged `fit` when it is in the sample the
+    model is fitted on: every document when they number at most `fit_documents`, else that many, picked by the
+    hash of the id (the same corpus gives the same sample, and no run of ids is favoured)."""
+    sample = (
+        "true"
+        if n_docs <= fit_documents
+        else f"document_id IN (SELECT document_id FROM _d ORDER BY md5(document_id), document_id LIMIT {fit_documents})"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _tfidf_docs AS
+        WITH _d AS (SELECT DISTINCT document_id FROM doc_terms)
+        SELECT document_id, (row_number() OVER (ORDER BY document_id) - 1)::INTEGER AS i, {sample} AS fit FROM _d
+        """
+    )
+
+
+def _tfidf(
+    con: duckdb.DuckDBPyConnection,
+    n_docs: int,
+    fit_documents: int,
+    min_df: int = 2,
+    max_df_share: float = 0.8,
+):
+    """The vocabulary, the fitted TF-IDF weighting and the fit sample's matrix (rows in document_id order).
+
+    The vocabulary and the IDF come from the sample (`_fit_documents`), so memory is bounded by the sample, not by
+    the corpus. Only integer triplets cross into Python (one row per document-term pair: 6.4M at 100k articles);
+    ids and terms come once each, so memory is not proportional to the pairs times their strings.
+    """
     from sklearn.feature_extraction.text import TfidfTransformer
 
-    max_df = max(min_df, int(max_df_share * n_docs))
+    _fit_documents(con, n_docs, fit_documents)
+    n_fit = con.sql("SELECT count(*) FROM _tfidf_docs WHERE fit").fetchall()[0][0]
+    max_df = max(min_df, int(max_df_share * n_fit))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _tfidf_vocab AS
         SELECT term, (row_number() OVER (ORDER BY term) - 1)::INTEGER AS j
-        FROM (SELECT term, count(*) AS df FROM doc_terms GROUP BY term) WHERE df >= {min_df} AND df <= {max_df}
+        FROM (SELECT term, count(*) AS df FROM doc_terms SEMI JOIN (SELECT document_id FROM _tfidf_docs WHERE fit)
+              USING (document_id) GROUP BY term)
+        WHERE df >= {min_df} AND df <= {max_df}
         """
     )
+    terms = con.sql("SELECT term FROM _tfidf_vocab ORDER BY j").to_arrow_table()["term"].to_pylist()
+    triplets = con.sql(
+        """
+        SELECT d.i, v.j, t.n::DOUBLE AS n
+        FROM doc_terms t JOIN _tfidf_vocab v USING (term)
+        JOIN (SELECT document_id, (row_number() OVER (ORDER BY i) - 1)::INTEGER AS i FROM _tfidf_docs WHERE fit) d
+          USING (document_id)
+        """
+    ).to_arrow_table()
+    if triplets.num_rows == 0:
+        return None, None, terms
+    weighting = TfidfTransformer(sublinear_tf=True)
+    x = weighting.fit_transform(_counts(triplets, n_fit, len(terms)))
+    return x, weighting, terms
+
+
+def _document_blocks(con: duckdb.DuckDBPyConnection, n_terms: int, weighting, block: int) -> Iterator[tuple]:
+    """(document ids, TF-IDF rows) for every document, `block` documents at a time, in document_id order. The
+    triplets are joined once into a temp table of integers (spilling under DuckDB's memory limit), which each
+    block scans: sorting it first cost more memory than the scans save."""
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE _tfidf_docs AS
-        SELECT document_id, (row_number() OVER (ORDER BY document_id) - 1)::INTEGER AS i
-        FROM (SELECT DISTINCT document_id FROM doc_terms)
+        CREATE OR REPLACE TEMP TABLE _tfidf_all AS
+        SELECT d.i, v.j, t.n FROM doc_terms t JOIN _tfidf_vocab v USING (term) JOIN _tfidf_docs d USING (document_id)
         """
     )
-    try:
-        terms = con.sql("SELECT term FROM _tfidf_vocab ORDER BY j").to_arrow_table()["term"].to_pylist()
-        doc_ids = con.sql("SELECT document_id FROM _tfidf_docs ORDER BY i").to_arrow_table()["document_id"]
-        triplets = con.sql(
-            """
-            SELECT d.i, v.j, t.n::DOUBLE AS n
-            FROM doc_terms t JOIN _tfidf_vocab v USING (term) JOIN _tfidf_docs d USING (document_id)
-            """
+    n_docs = con.sql("SELECT count(*) FROM _tfidf_docs").fetchall()[0][0]
+    for lo in range(0, n_docs, block):
+        hi = min(n_docs, lo + block)
+        ids = con.sql(
+            f"SELECT document_id FROM _tfidf_docs WHERE i >= {lo} AND i < {hi} ORDER BY i"
         ).to_arrow_table()
-    finally:
-        con.execute("DROP TABLE IF EXISTS _tfidf_vocab; DROP TABLE IF EXISTS _tfidf_docs")
-    if triplets.num_rows == 0:
-        return None, [], []
-    i = triplets["i"].to_numpy()
-    j = triplets["j"].to_numpy()
-    counts = sparse.csr_matrix((triplets["n"].to_numpy(), (i, j)), shape=(len(doc_ids), len(terms)))
-    del triplets, i, j
-    return TfidfTransformer(sublinear_tf=True).fit_transform(counts), doc_ids, terms
+        triplets = con.sql(f"SELECT i, j, n FROM _tfidf_all WHERE i >= {lo} AND i < {hi}").to_arrow_table()
+        yield ids["document_id"], weighting.transform(_counts(triplets, hi - lo, n_terms, lo))
 
 
-def discover_topics(source: pa.Table | duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Table]:
+def _assign(w: np.ndarray, doc_ids: pa.Array, topic_names: pa.Array) -> pa.Table:
+    """Score = the document's share of its total NMF weight; keep (up to three) components carrying >= 10 % of
+    it. Vectorised over documents rather than a Python dict per row (300k rows at 100k articles)."""
+    totals = w.sum(axis=1, keepdims=True)
+    shares = np.divide(w, totals, out=np.zeros_like(w), where=totals > 0)
+    order = np.argsort(-shares, axis=1, kind="stable")[:, :3]
+    top = np.take_along_axis(shares, order, axis=1)
+    keep = top >= 0.10  # shares are sorted per row, so kept ranks are always 1..r
+    doc_idx, rank_idx = np.nonzero(keep)
+    topic_idx = order[doc_idx, rank_idx]
+    return pa.table(
+        {
+            "document_id": doc_ids.take(pa.array(doc_idx)),
+            "topic_id": topic_names.take(pa.array(topic_idx)),
+            "score": pa.array(np.round(top[doc_idx, rank_idx], 4)),
+            "rank": pa.array(rank_idx + 1, pa.int32()),
+            "method": pa.array(["discovered"] * len(doc_idx), pa.string()),
+        }
+    ).cast(DOCUMENT_TOPICS_SCHEMA)
+
+
+def discover_topics(
+    source: pa.Table | duckdb.DuckDBPyConnection, fit_documents: int | None = None
+) -> tuple[pa.Table, pa.Table]:
     """NMF topics over the corpus, once it has enough documents to support them; empty tables otherwise.
 
     `source` is the `doc_terms` table, or a DuckDB connection with a `doc_terms` view (the build's way: the
     sketches then stay in DuckDB, under its memory limit, rather than in Python).
+
+    On a corpus of more than `fit_documents` (topics.yaml `discovered_fit_documents`) documents, the vocabulary,
+    weighting and topics are fitted on a sample of that many, and every document is then scored against those
+    topics a block at a time: memory no longer grows with the corpus (at 100k articles the whole-corpus fit took
+    +562 MB). A smaller corpus is fitted whole, as before.
     """
     settings = topic_settings()
+    fit_documents = fit_documents or settings.discovered_fit_documents
     empty = (TOPICS_SCHEMA.empty_table(), DOCUMENT_TOPICS_SCHEMA.empty_table())
     with _doc_terms_connection(source) as con:
         n_docs = con.sql("SELECT count(DISTINCT document_id) FROM doc_terms").fetchall()[0][0]
         if n_docs < settings.discovered_min_documents:
             return empty
-        x, doc_ids, terms = _tfidf(con, n_docs)
-    if x is None or x.shape[1] < 10:
-        return empty
-    from sklearn.decomposition import NMF
+        try:
+            x, weighting, terms = _tfidf(con, n_docs, fit_documents)
+            if x is None or x.shape[1] < 10:
+                return empty
+            from sklearn.decomposition import NMF
 
-    k = int(min(settings.discovered_max_topics, max(2, n_docs // 25), x.shape[1] // 5))
-    model = NMF(n_components=k, init="nndsvd", random_state=0, max_iter=300)
-    w = model.fit_transform(x)
+            n_fit = x.shape[0]
+            k = int(min(settings.discovered_max_topics, max(2, n_fit // 25), x.shape[1] // 5))
+            model = NMF(n_components=k, init="nndsvd", random_state=0, max_iter=300)
+            w = model.fit_transform(x)
+            del x
+            topic_names = pa.array([f"nmf:{t:02d}" for t in range(k)])
+            if n_fit == n_docs:
+                ids = con.sql("SELECT document_id FROM _tfidf_docs ORDER BY i").to_arrow_table()[
+                    "document_id"
+                ]
+                assigned = _assign(w, ids, topic_names)
+            else:
+                del w
+                assigned = pa.concat_tables(
+                    _assign(model.transform(xb), ids, topic_names)
+                    for ids, xb in _document_blocks(con, len(terms), weighting, fit_documents)
+                )
+        finally:
+            con.execute(
+                "DROP TABLE IF EXISTS _tfidf_vocab; DROP TABLE IF EXISTS _tfidf_docs; DROP TABLE IF EXISTS _tfidf_all"
+            )
     h = model.components_
-    del x
     topic_rows = []
     for t in range(k):
         top = np.argsort(-h[t], kind="stable")[: settings.discovered_terms]
@@ -317,32 +412,11 @@ def discover_topics(source: pa.Table | duckdb.DuckDBPyConnection) -> tuple[pa.Ta
                 "label": " / ".join(top_terms[:3]),
                 "method": "discovered",
                 "terms": top_terms,
-                "description": f"NMF component {t} of {k} (TF-IDF over per-document term counts)",
+                "description": f"NMF component {t} of {k} (TF-IDF over per-document term counts"
+                + (f", fitted on {n_fit:,} of {n_docs:,} documents)" if n_fit < n_docs else ")"),
             }
         )
-    # Score = the document's share of its total NMF weight; keep (up to three) components carrying >= 10 % of
-    # it. Vectorised over documents rather than a Python dict per row (300k rows at 100k articles).
-    totals = w.sum(axis=1, keepdims=True)
-    shares = np.divide(w, totals, out=np.zeros_like(w), where=totals > 0)
-    order = np.argsort(-shares, axis=1, kind="stable")[:, :3]
-    top = np.take_along_axis(shares, order, axis=1)
-    keep = top >= 0.10  # shares are sorted per row, so kept ranks are always 1..r
-    doc_idx, rank_idx = np.nonzero(keep)
-    topic_idx = order[doc_idx, rank_idx]
-    topic_names = pa.array([f"nmf:{t:02d}" for t in range(k)])
-    assigned = pa.table(
-        {
-            "document_id": doc_ids.take(pa.array(doc_idx)),
-            "topic_id": topic_names.take(pa.array(topic_idx)),
-            "score": pa.array(np.round(top[doc_idx, rank_idx], 4)),
-            "rank": pa.array(rank_idx + 1, pa.int32()),
-            "method": pa.array(["discovered"] * len(doc_idx), pa.string()),
-        }
-    )
-    return (
-        pa.Table.from_pylist(topic_rows, schema=TOPICS_SCHEMA),
-        assigned.cast(DOCUMENT_TOPICS_SCHEMA),
-    )
+    return pa.Table.from_pylist(topic_rows, schema=TOPICS_SCHEMA), assigned
 
 
 DOCUMENT_KEYWORDS_SCHEMA = pa.schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import duckdb
@@ -80,6 +81,39 @@ def test_a_connection_view_gives_the_same_topics_and_keywords_as_the_table(doc_t
     assert topics.equals(expected_topics) and assigned.equals(expected_assigned)
     assert keywords.equals(focus_keywords(doc_terms))
     assert keywords.num_rows == len(set(doc_terms["document_id"].to_pylist()))
+
+
+def _sample(doc_terms: pa.Table, n: int) -> list[str]:
+    ids = sorted(set(doc_terms["document_id"].to_pylist()))
+    return sorted(ids, key=lambda d: (hashlib.md5(d.encode()).hexdigest(), d))[:n]
+
+
+@pytest.mark.parametrize("fit", [50, 77])
+def test_a_large_corpus_is_fitted_on_a_sample_and_every_document_is_scored(doc_terms, fit):
+    """Above `fit_documents` the topics are those of the sample alone, and every document is scored against
+    them, `fit` documents at a time (120 documents: three blocks, the last one short)."""
+    topics, assigned = discover_topics(doc_terms, fit_documents=fit)
+    sample = doc_terms.filter(pa.compute.is_in(doc_terms["document_id"], pa.array(_sample(doc_terms, fit))))
+    sample_topics, _ = discover_topics(sample)
+    assert topics.num_rows >= 2
+    assert topics.select(["topic_id", "label", "terms"]).equals(
+        sample_topics.select(["topic_id", "label", "terms"])
+    )
+    assert all(f"fitted on {fit} of 120 documents" in d for d in topics["description"].to_pylist())
+    assert set(assigned["document_id"].to_pylist()) == set(doc_terms["document_id"].to_pylist())
+    assert set(assigned["topic_id"].to_pylist()) <= set(topics["topic_id"].to_pylist())
+    by_doc: dict[str, list[int]] = {}
+    for r in assigned.to_pylist():
+        by_doc.setdefault(r["document_id"], []).append(r["rank"])
+    assert all(ranks == list(range(1, len(ranks) + 1)) for ranks in by_doc.values())
+    again = discover_topics(doc_terms, fit_documents=fit)
+    assert topics.equals(again[0]) and assigned.equals(again[1])
+
+
+def test_a_corpus_within_the_fit_size_is_fitted_whole(doc_terms):
+    whole = discover_topics(doc_terms)
+    assert discover_topics(doc_terms, fit_documents=120) == whole
+    assert discover_topics(doc_terms, fit_documents=119) != whole
 
 
 def test_document_topic_ranks_are_contiguous_and_scores_descend(doc_terms):
