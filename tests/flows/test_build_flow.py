@@ -309,8 +309,8 @@ def test_a_failure_in_a_validation_chunk_names_the_chunk_and_stops_publication(
     monkeypatch.setattr(build_mod, "CHUNK_ROWS", 1)
     real_frame = Validator.frame
 
-    def frame(self, con, suite):
-        table = real_frame(self, con, suite)
+    def frame(self, con, suite, sql=None):
+        table = real_frame(self, con, suite, sql)
         if suite == "sentences" and pc.min(table["ordinal"]).as_py() == 0:  # every chunk: break one offset
             ok = table["_text_ok"].to_pylist()
             ok[0] = False

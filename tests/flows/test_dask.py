@@ -110,9 +110,9 @@ def test_chunks_validated_on_the_cluster_during_the_batches_are_labelled_and_sto
     real_frame = Validator.frame
     frames_in = {}  # suite -> whether its frame was built in the flow's thread
 
-    def frame(self, con, suite):
+    def frame(self, con, suite, sql=None):
         frames_in[suite] = threading.current_thread() is threading.main_thread()
-        table = real_frame(self, con, suite)
+        table = real_frame(self, con, suite, sql)
         if suite == "sentences":  # every chunk: break one offset
             ok = table["_text_ok"].to_pylist()
             ok[pc.index(table["ordinal"], 0).as_py()] = False
