@@ -133,15 +133,20 @@ crossed AS (
                        AND o.family_id_a IS NOT DISTINCT FROM fa.family_id AND o.family_id_b IS NOT DISTINCT FROM fb.family_id
     WHERE fa.n * fb.n - coalesce(o.same_pairs, 0) > 0
 ),
--- The example: a's first claim and b's first claim in another article; when all of b sits in a's first
--- article, b's first claim and a's first claim in another article. None when both families share one article.
+-- The example: a's first claim and b's first claim in another article (b_pick); when all of b sits in a's
+-- first article, b's first claim and a's first claim in another article, which is then a2 (a1 shares b1's
+-- article). None when both families sit in one article.
+first_try AS (
+    SELECT *, CASE WHEN b1_doc <> a1_doc THEN b1 ELSE b2 END AS b_pick,
+           CASE WHEN b1_doc <> a1_doc THEN b1_doc ELSE b2_doc END AS b_pick_doc
+    FROM crossed
+),
 crossed_shown AS (
     SELECT kind, subject, entity, family_id_a, family_id_b, n_claim_pairs, n_articles,
-           CASE WHEN b1_doc <> a1_doc OR b2 IS NOT NULL THEN a1 ELSE a2 END AS claim_id_a,
-           CASE WHEN b1_doc <> a1_doc OR b2 IS NOT NULL THEN a1_doc ELSE a2_doc END AS document_id_a,
-           CASE WHEN b1_doc <> a1_doc THEN b1 WHEN b2 IS NOT NULL THEN b2 ELSE b1 END AS claim_id_b,
-           CASE WHEN b1_doc <> a1_doc THEN b1_doc WHEN b2 IS NOT NULL THEN b2_doc ELSE b1_doc END AS document_id_b
-    FROM crossed
+           CASE WHEN b_pick IS NULL THEN a2 ELSE a1 END AS claim_id_a,
+           CASE WHEN b_pick IS NULL THEN a2_doc ELSE a1_doc END AS document_id_a,
+           coalesce(b_pick, b1) AS claim_id_b, coalesce(b_pick_doc, b1_doc) AS document_id_b
+    FROM first_try
 ),
 pairs AS (
     SELECT kind, 'same_article' AS scope, subject, entity, claim_id_a, claim_id_b, document_id AS document_id_a,

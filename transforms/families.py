@@ -159,7 +159,8 @@ def _star_clusters(
         # block with every node instead made a product as dense as the common words are (40k: 28 s, 2.5 GB).
         pairs = (prefixes[lo : lo + _CHUNK] @ prefixes_t).tocoo()
         rows, cols = pairs.row + lo, pairs.col
-        keep = (rows != cols) & (sig[rows] == sig[cols])
+        # Each unordered pair once (the product holds both orders; the cosine is symmetric).
+        keep = (rows < cols) & (sig[rows] == sig[cols])
         rows, cols = rows[keep], cols[keep]
         if rows.size == 0:
             continue
@@ -168,7 +169,7 @@ def _star_clusters(
         cos = np.asarray(x[rows].multiply(x[cols]).sum(axis=1)).ravel()
         near = cos >= threshold
         for i, j, v in zip(rows[near].tolist(), cols[near].tolist(), cos[near].tolist(), strict=True):
-            nbrs[i][j] = v
+            nbrs[i][j] = nbrs[j][i] = v
     order = sorted(range(n), key=lambda i: (-len(nbrs[i]), -counts[i], props[i], sigs[i]))
     assigned = [False] * n
     for c in order:

@@ -300,7 +300,7 @@ def _tfidf(
     terms = con.sql("SELECT term FROM _tfidf_vocab ORDER BY j").to_arrow_table()["term"].to_pylist()
     triplets = con.sql(
         """
-        SELECT d.i, v.j, t.n::DOUBLE AS n
+        SELECT d.i, v.j, t.n
         FROM doc_terms t JOIN _tfidf_vocab v USING (term)
         JOIN (SELECT document_id, (row_number() OVER (ORDER BY i) - 1)::INTEGER AS i FROM _tfidf_docs WHERE fit) d
           USING (document_id)
@@ -313,7 +313,9 @@ def _tfidf(
     return x, weighting, terms
 
 
-def _document_blocks(con: duckdb.DuckDBPyConnection, n_terms: int, weighting, block: int) -> Iterator[tuple]:
+def _document_blocks(
+    con: duckdb.DuckDBPyConnection, n_docs: int, n_terms: int, weighting, block: int
+) -> Iterator[tuple]:
     """(document ids, TF-IDF rows) for every document, `block` documents at a time, in document_id order. The
     triplets are joined once into a temp table of integers (spilling under DuckDB's memory limit), which each
     block scans: sorting it first cost more memory than the scans save."""
@@ -323,7 +325,6 @@ def _document_blocks(con: duckdb.DuckDBPyConnection, n_terms: int, weighting, bl
         SELECT d.i, v.j, t.n FROM doc_terms t JOIN _tfidf_vocab v USING (term) JOIN _tfidf_docs d USING (document_id)
         """
     )
-    n_docs = con.sql("SELECT count(*) FROM _tfidf_docs").fetchall()[0][0]
     for lo in range(0, n_docs, block):
         hi = min(n_docs, lo + block)
         ids = con.sql(
@@ -395,7 +396,7 @@ def discover_topics(
                 del w
                 assigned = pa.concat_tables(
                     _assign(model.transform(xb), ids, topic_names)
-                    for ids, xb in _document_blocks(con, len(terms), weighting, fit_documents)
+                    for ids, xb in _document_blocks(con, n_docs, len(terms), weighting, fit_documents)
                 )
         finally:
             con.execute(

@@ -66,6 +66,13 @@ def connection(claims: list[tuple[str, str, str, str | None]]) -> duckdb.DuckDBP
     return con
 
 
+def family_pair(claims, fa: str | None, fb: str | None) -> tuple[list[str], list[str]]:
+    """The a-side claims of family fa and the b-side claims of family fb, in claim order."""
+    xs = sorted(c for c, _, s, f in claims if s == "a" and f == fa)
+    ys = sorted(c for c, _, s, f in claims if s == "b" and f == fb)
+    return xs, ys
+
+
 def expected(claims: list[tuple[str, str, str, str | None]]) -> tuple[set, set]:
     """Same-article pairs claim by claim; across articles one row per family pair with counts and an example:
     a's first claim with b's first claim in another article, else b's first claim with a's first claim in
@@ -78,8 +85,7 @@ def expected(claims: list[tuple[str, str, str, str | None]]) -> tuple[set, set]:
     }
     cross = set()
     for fa, fb in product(FAMILIES, FAMILIES):
-        xs = sorted(c for c, _, s, f in claims if s == "a" and f == fa)
-        ys = sorted(c for c, _, s, f in claims if s == "b" and f == fb)
+        xs, ys = family_pair(claims, fa, fb)
         n = sum(doc[x] != doc[y] for x, y in product(xs, ys))
         if not n:
             continue
@@ -125,8 +131,7 @@ def test_the_cases_reach_the_fallbacks():
         claims = synthetic(seed)
         doc = {c: d for c, d, _, _ in claims}
         for fa, fb in product(FAMILIES, FAMILIES):
-            xs = sorted(c for c, _, s, f in claims if s == "a" and f == fa)
-            ys = sorted(c for c, _, s, f in claims if s == "b" and f == fb)
+            xs, ys = family_pair(claims, fa, fb)
             if xs and ys and doc[xs[0]] == doc[ys[0]]:
                 others = [y for y in ys if doc[y] != doc[xs[0]]]
                 stepped += bool(others)
