@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_lines, load_yaml
-from transforms.regexset import alternation, lower_for_twins, twin
+from transforms.regexset import MultiScan, alternation, lower_for_twins, take, twin
 
 TYPE_ORDER = ("safety", "efficacy", "mechanism", "regulatory", "research", "usage", "origin")
 ROLES = ("claim", "advice", "meta")
@@ -156,18 +156,24 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
         lower_twin = twin(_WORD_START + _alt(patterns) + _WORD_END, flags)
         if lower_twin is not None:
             _TWINS[id(pat)] = (pat, lower_twin)
+            _WORD_LISTS.append((pat, patterns))
         return pat
     except re.error as exc:
         raise LexiconError(f"{where}: invalid regular expression: {exc}") from exc
 
 
-_WORD_START = r"(?<![\w-])"
+_WORD_GUARD = r"[\w-]"  # a word continues through hyphens
+_WORD_START = rf"(?<!{_WORD_GUARD})"
 _WORD_END = r"(?:(?<=\s)|(?!\w))"
 # Case-insensitive cue lists -> case-sensitive twins that scan lower-cased text (regexset.twin).
 # These scans are most of the extractor's time on text it has not seen before; the twins do them 2-3x faster.
 # Keyed by id(): hashing a compiled pattern hashes its whole program, at every lookup (7 us for a cue list).
 # The value keeps the pattern alive, so its id is not reused.
 _TWINS: dict[int, tuple[re.Pattern[str], re.Pattern[str]]] = {}
+# The twinned word lists, in the order _words made them; the ones _SCANNER takes scan together (its slot by id).
+_WORD_LISTS: list[tuple[re.Pattern[str], list[str]]] = []
+_SLOTS: dict[int, int] = {}
+_SCANNER: MultiScan | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -175,15 +181,36 @@ def _lower(s: str) -> str | None:
     return lower_for_twins(s)
 
 
-def _scan(pat: re.Pattern[str], s: str, lo: int = 0) -> Iterable[re.Match[str]]:
-    """`pat.finditer(s, lo)`, by the twin where there is one: the same spans, but the matched text is lower
-    case, so read it from `s`."""
+@functools.lru_cache(maxsize=8)
+def _all_spans(low: str) -> list[list[tuple[int, int]]]:
+    """Every scanner list's matches in one sentence: one pass for all of them (regexset.MultiScan)."""
+    return _SCANNER.spans(low) if _SCANNER is not None else []
+
+
+def _scan(pat: re.Pattern[str], s: str, lo: int = 0, together: bool = True) -> list[tuple[int, int]]:
+    """The spans of `pat.finditer(s, lo)`: from the one-pass scan of the lower-cased sentence, or the pattern's
+    twin, where the pattern has them. `together=False` for text that only this list scans (one pass of
+    every list would be wasted on it)."""
     pair = _TWINS.get(id(pat))
     if pair is not None:
         low = _lower(s)
         if low is not None:
-            return pair[1].finditer(low, lo)
-    return pat.finditer(s, lo)
+            slot = _SLOTS.get(id(pat)) if together else None
+            if slot is not None:
+                return take(_all_spans(low)[slot], lo)
+            return [m.span() for m in pair[1].finditer(low, lo)]
+    return [m.span() for m in pat.finditer(s, lo)]
+
+
+def _index_word_lists() -> None:
+    global _SCANNER
+    scanner = MultiScan([branches for _, branches in _WORD_LISTS], _WORD_GUARD, _WORD_END)
+    _SLOTS.clear()
+    _SLOTS.update(
+        {id(pat): k for (pat, _), k in zip(_WORD_LISTS, scanner.slot, strict=True) if k is not None}
+    )
+    _SCANNER = scanner
+    _all_spans.cache_clear()
 
 
 @lexicon_cache
@@ -198,6 +225,8 @@ def rules() -> Rules:
 
 def _compile(cfg: dict, ents: dict) -> Rules:
     _TWINS.clear()
+    _WORD_LISTS.clear()
+    _SLOTS.clear()
     cl = cfg["clauses"]
     hedges = cfg["hedges"]
     cfg["negation"]
@@ -244,7 +273,7 @@ def _compile(cfg: dict, ents: dict) -> Rules:
             return re.compile(r"(?<![\w-])" + p + r"(?:\s+[\w’'-]+){0,3}?\s*$", re.IGNORECASE)
         return re.compile(r"\s*" + p + r"(?![\w-])", re.IGNORECASE)
 
-    return Rules(
+    compiled = Rules(
         connective=re.compile(r"\s*" + _alt(_strings(cl["connectives"], "connectives")) + r"\b,?\s*", re.I),
         concessive=re.compile(r"\s*" + _alt(_strings(cl["concessive"], "concessive")) + r"\b\s*", re.I),
         continuers=re.compile(r"\s*" + _alt(_strings(cl["continuers"], "continuers")) + r"\b", re.I),
@@ -282,6 +311,8 @@ def _compile(cfg: dict, ents: dict) -> Rules:
         decrease_before=anchored(d["decrease"]["before"], True),
         decrease_after=anchored(d["decrease"]["after"], False),
     )
+    _index_word_lists()
+    return compiled
 
 
 def root_of(name: str | None) -> str | None:
@@ -393,18 +424,16 @@ def _structure(s: str, r: Rules) -> _Sentence:
         contrast = c.end()
     sent = _Sentence(s, lead, concession, main, contrast)
     for kind, pat in r.scopes.items():
-        for sm in _scan(pat, s):
+        for a, b in _scan(pat, s):
             if kind == "inquiry_back":  # "X remains unclear": X is the topic, back to the clause start
-                sent.scopes.append(_Span(_clause_start(s, sm.start(), main), sm.start(), "inquiry"))
+                sent.scopes.append(_Span(_clause_start(s, a, main), a, "inquiry"))
                 sent.open_question = True
             elif kind == "inquiry":  # an inquiry's object never runs into the sentence's own verb
-                aux = _AUXILIARY.search(s, sm.end())
-                end = _clause_end(s, sm.end(), r)
-                sent.scopes.append(_Span(sm.start(), min(end, aux.start()) if aux else end, kind))
+                aux = _AUXILIARY.search(s, b)
+                end = _clause_end(s, b, r)
+                sent.scopes.append(_Span(a, min(end, aux.start()) if aux else end, kind))
             else:  # inquiry_clause counts as an inquiry
-                sent.scopes.append(
-                    _Span(sm.start(), _clause_end(s, sm.end(), r), kind.removesuffix("_clause"))
-                )
+                sent.scopes.append(_Span(a, _clause_end(s, b, r), kind.removesuffix("_clause")))
     return sent
 
 
@@ -432,8 +461,7 @@ def _blank(pat: re.Pattern[str], s: str) -> str:
     """`pat.sub(" ", s)` (sub replaces exactly the matches finditer yields), by the twin where there is one."""
     out = []
     prev = 0
-    for m in _scan(pat, s):
-        a, b = m.span()
+    for a, b in _scan(pat, s, together=False):  # a claim's text, cut down: no other list reads it
         out += (s[prev:a], " ")
         prev = b
     if not out:
@@ -443,7 +471,7 @@ def _blank(pat: re.Pattern[str], s: str) -> str:
 
 
 def _hits(pat: re.Pattern[str], s: str, lo: int = 0) -> list[tuple[int, int, str]]:
-    return [(a, b, s[a:b]) for a, b in (m.span() for m in _scan(pat, s, lo))]
+    return [(a, b, s[a:b]) for a, b in _scan(pat, s, lo)]
 
 
 def _overlaps(a: int, b: int, spans: Sequence[tuple[int, int, str]]) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import re._constants as C
 import re._parser as P
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from re import _casefix
 
 _MAX_RANGE = 256  # a character range wider than this is treated as "any character"
@@ -202,3 +202,195 @@ def twin(source: str, flags: int) -> re.Pattern[str] | None:
         return None
     lowered = lowered_source(source)
     return None if lowered is None else re.compile(lowered, flags & ~re.IGNORECASE)
+
+
+# ------------------------------------------------------------------- all cue lists of a sentence at once
+
+# Each cue list's twin opens with its word-start guard `(?<![\w-])`, a zero-width test that sre runs at every
+# position (~25 ns a character whatever the list's size), so two dozen lists cost two dozen passes over every
+# sentence. `MultiScan` makes one pass for all of them: at each word start a lookahead of every list's branches
+# (grouped by their first character, so sre skips a group on that character) says whether any list matches
+# there; only then does each list whose branches can start with that character capture its own match, in a
+# lookahead, so the lists' matches may overlap. A list's `finditer` is then its captured matches taken left to
+# right without overlap: the same spans, because at a position a list's capture is the match its own pattern
+# makes there, its branches tried in their listed order.
+_MAX_EXPANSION = 4  # a list may expand to at most this many times its branches (plus 64) before we give up
+_QUANTIFIERS = ("?", "*", "+", "{")
+
+
+def _syntax(p: str, i: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth) of every character of `p` from `i` that is neither escaped nor in a set
+    ("(" counted before it, ")" after it)."""
+    depth, set_start, n = 0, -1, len(p)
+    while i < n:
+        c = p[i]
+        if c == "\\":
+            i += 2
+            continue
+        if set_start >= 0:
+            first = set_start + (2 if p.startswith("[^", set_start) else 1)
+            if c == "]" and i > first:
+                set_start = -1
+        elif c == "[":
+            set_start = i
+        else:
+            depth += c == "("
+            depth -= c == ")"
+            yield i, c, depth
+        i += 1
+
+
+def _group_end(p: str, i: int) -> int | None:
+    """Index of the ")" closing the group that opens at p[i]."""
+    return next((k for k, c, depth in _syntax(p, i) if c == ")" and depth == 0), None)
+
+
+def _top_level(p: str) -> list[str]:
+    """`p` split at its top-level "|"."""
+    cuts = [k for k, c, depth in _syntax(p) if c == "|" and depth == 0]
+    return [p[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(p)], strict=True)]
+
+
+def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
+    """`p` (no top-level "|") as (first literal character, rest) pairs whose alternation, in this order, matches
+    what `p` matches, trying the same choices in the same order; None when its start is not plain enough."""
+    if not p or depth > 6:
+        return None  # an empty branch (it matches anywhere) or a deep nest
+    c = p[0]
+    if c == "(":
+        if not p.startswith("(?:"):
+            return None  # a capturing group or a lookaround
+        end = _group_end(p, 0)
+        if end is None:
+            return None
+        inner, after = p[3:end], p[end + 1 :]
+        alts = _top_level(inner)
+        if after[:1] == "?":  # greedy: with the group first, then without
+            if after[1:2] in ("?", "+"):
+                return None
+            after = after[1:]
+            alts.append("")
+        elif after[:1] in _QUANTIFIERS:
+            return None
+        out: list[tuple[str, str]] = []
+        for a in alts:
+            sub = _first_and_rest(a + after, depth + 1)
+            if sub is None:
+                return None
+            out += sub
+        return out
+    if c == "\\":
+        e = p[1:2]
+        if not e or e.isalnum() or e == "\n":  # \w \d \b \1 ...: a class, an assertion or a reference
+            return None
+        first, rest = e, p[2:]
+    elif c == "[":
+        end = p.find("]", 2)
+        body = p[1:end] if end > 0 else ""
+        # a set of plain letters only: one branch per letter (two letters never match at one position,
+        # so their order does not matter)
+        if not body or not all(ch.isalnum() for ch in body):
+            return None
+        return None if p[end + 1 : end + 2] in _QUANTIFIERS else [(ch, p[end + 1 :]) for ch in body]
+    elif c in ".^$|)*+?{" or c == "\n":
+        return None
+    else:
+        first, rest = c, p[1:]
+    if rest[:1] in _QUANTIFIERS:
+        return None
+    return [(first, rest)]
+
+
+def first_and_rest(branches: Sequence[str]) -> list[tuple[str, str]] | None:
+    """The alternation of `branches` as (first literal character, rest) pairs, in an order that tries the same
+    choices in the same order at any position; None when a branch does not start with a literal, a set of letters
+    or a non-capturing group of those, or when it expands too far."""
+    pairs: list[tuple[str, str]] = []
+    for b in branches:
+        for alt in _top_level(b):
+            sub = _first_and_rest(alt)
+            if sub is None:
+                return None
+            pairs += sub
+    return None if len(pairs) > _MAX_EXPANSION * len(branches) + 64 else pairs
+
+
+def _group_by_first(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for first, rest in pairs:
+        groups.setdefault(first, []).append(rest)
+    return groups
+
+
+class MultiScan:
+    """The case-sensitive twins of several IGNORECASE word lists `(?<!{guard})(?:b1|b2|...){tail}`, scanned in
+    one pass of `lower_for_twins` text (see above). A list it cannot take (`first_and_rest` is None) gets no
+    index in `slot`; its twin scans on its own."""
+
+    def __init__(self, lists: Sequence[Sequence[str]], guard: str, tail: str) -> None:
+        tail_low = lowered_source(tail)
+        self.slot: list[int | None] = []
+        by_list: list[dict[str, list[str]]] = []
+        for branches in lists:
+            lowered = [lowered_source(b) for b in branches]
+            pairs = None
+            if tail_low is not None and all(b is not None for b in lowered):
+                pairs = first_and_rest(lowered)  # type: ignore[arg-type]
+            self.slot.append(None if pairs is None else len(by_list))
+            if pairs is not None:
+                by_list.append(_group_by_first(pairs))
+        self.n_lists = len(by_list)
+        self.pattern: re.Pattern[str] | None = None
+        if not by_list:
+            return
+        everything = _group_by_first([(c, r) for g in by_list for c, rests in g.items() for r in rests])
+        any_list = "|".join(
+            f"{re.escape(c)}(?:" + "|".join(f"(?:{r})" for r in rs) + ")" for c, rs in everything.items()
+        )
+        # group numbers: for each first character, one capture per list with branches starting with it
+        self.ranges: dict[str, tuple[int, int]] = {}
+        owner = [-1]
+        parts = []
+        for c in everything:
+            first = len(owner)
+            captures = []
+            for k, g in enumerate(by_list):
+                if c in g:
+                    captures.append("(?=((?:" + "|".join(f"(?:{r})" for r in g[c]) + f"){tail_low})?)")
+                    owner.append(k)
+            self.ranges[c] = (first, len(owner))
+            parts.append(re.escape(c) + "".join(captures))
+        self.owner = tuple(owner)
+        source = f"(?<!{guard})(?=(?:{any_list}){tail_low})(?:" + "|".join(parts) + ")"
+        try:
+            self.pattern = re.compile(source)
+        except re.error:  # pragma: no cover - every branch compiled on its own first
+            self.slot = [None] * len(lists)
+            self.n_lists = 0
+
+    def spans(self, low: str) -> list[list[tuple[int, int]]]:
+        """Every list's matches at every word start of `low`, overlapping ones included (`take` picks)."""
+        out: list[list[tuple[int, int]]] = [[] for _ in range(self.n_lists)]
+        if self.pattern is None:
+            return out
+        owner, ranges = self.owner, self.ranges
+        for m in self.pattern.finditer(low):
+            p = m.start()
+            g0, g1 = ranges[low[p]]
+            end = m.end  # m.regs would build a pair for every group of every list
+            for g in range(g0, g1):
+                b = end(g)
+                if b >= 0:
+                    out[owner[g]].append((p, b))  # the capture starts after the first character
+        return out
+
+
+def take(spans: Sequence[tuple[int, int]], lo: int = 0) -> list[tuple[int, int]]:
+    """What `finditer(text, lo)` yields, from one list's matches at every position (none of them empty)."""
+    out = []
+    pos = lo
+    for a, b in spans:
+        if a >= pos:
+            out.append((a, b))
+            pos = b
+    return out

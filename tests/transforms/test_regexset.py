@@ -1,13 +1,16 @@
-"""Cue alternations: first-character buckets and the case-sensitive twins that scan lower-cased text."""
+"""Cue alternations: first-character buckets, the case-sensitive twins that scan lower-cased text, and the
+one-pass scan of every word list."""
 
 import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import transforms.claims as claims
 from tests.conftest import SEEDS
-from transforms.regexset import alternation, lower_for_twins, lowered_source
+from transforms.regexset import MultiScan, alternation, first_and_rest, lower_for_twins, lowered_source, take
 
 
 @pytest.mark.parametrize(
@@ -121,3 +124,105 @@ def test_taxonomy_twins_find_the_same_topics():
         low = lower_for_twins(s)
         if low is not None:
             assert [bool(t.twin.search(low)) for t in topics] == [bool(t.regex.search(s)) for t in topics], s
+
+
+GUARD, TAIL = r"[\w-]", r"(?:(?<=\s)|(?!\w))"  # the cue lists' (claims._WORD_GUARD, claims._WORD_END)
+
+
+def _finditer(branches: list[str], text: str, lo: int = 0) -> list[tuple[int, int]]:
+    pat = re.compile(rf"(?<!{GUARD})(?:" + "|".join(f"(?:{b})" for b in branches) + ")" + TAIL, re.IGNORECASE)
+    return [m.span() for m in pat.finditer(text, lo)]
+
+
+@pytest.mark.parametrize(
+    ("branches", "pairs"),
+    [
+        (["may", "might"], [("m", "ay"), ("m", "ight")]),
+        (["(?:is|are) (?:widely )?held"], [("i", "s (?:widely )?held"), ("a", "re (?:widely )?held")]),
+        (["(?:very )?likely"], [("v", "ery likely"), ("l", "ikely")]),  # greedy: with the group first
+        (["[ab]c"], [("a", "c"), ("b", "c")]),
+        (["foo|bar"], [("f", "oo"), ("b", "ar")]),  # an entry may hold its own alternation
+        ([r"\(x"], [("(", "x")]),
+        (["lack(?:s|ed)? (?:of )?"], [("l", "ack(?:s|ed)? (?:of )?")]),
+    ],
+)
+def test_branches_split_into_first_character_and_rest(branches, pairs):
+    assert first_and_rest(branches) == pairs
+
+
+@pytest.mark.parametrize(
+    "branch",
+    [
+        r"\w+n't",  # starts with a class
+        "a?b",  # an optional first character
+        "(?:very )*likely",  # a repeated group
+        "(?:very ){0,2}likely",
+        "(?:very )??likely",  # lazy: without the group first
+        "(risk)",  # a capturing group
+        "(?<!relapse )risk",  # a lookaround
+        "(?=r)risk",
+        "[a-z]x",  # a range
+        ".x",
+        "",
+    ],
+)
+def test_branches_the_scanner_cannot_take(branch):
+    assert first_and_rest([branch]) is None
+    scanner = MultiScan([["may"], [branch]], GUARD, TAIL)
+    assert scanner.slot == [0, None]
+
+
+def _scan_all(lists: list[list[str]], text: str, lo: int) -> list[list[tuple[int, int]]]:
+    scanner = MultiScan(lists, GUARD, TAIL)
+    spans = scanner.spans(text)
+    return [take(spans[k], lo) for k in scanner.slot if k is not None]
+
+
+def test_overlapping_lists_each_find_their_own_matches():
+    lists = [["may"], ["may help", "help"], ["help(?:s|ed)?"], ["ab", "abc"], ["non-addictive"]]
+    text = "it may help. mayhem helped abc; non-addictive, a non-addictive-ish x"
+    for lo in (0, 3, 4, 7, 20):
+        assert _scan_all(lists, text, lo) == [_finditer(b, text, lo) for b in lists], lo
+
+
+@pytest.mark.parametrize(("branches", "spans"), [(["ab", "ab c"], [(0, 2)]), (["ab c", "ab"], [(0, 4)])])
+def test_a_list_keeps_its_branch_order_at_a_position(branches, spans):
+    # both branches match at 0: the one listed first wins, as in the plain alternation
+    assert _scan_all([branches], "ab c", 0) == [spans] == [_finditer(branches, "ab c")]
+
+
+_WORDS = ["may", "might", "help", "helps", "non", "addictive", "risk", "of", "a", "ab", "abc", "b"]
+_BRANCH = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3).map(" ".join) | st.sampled_from(
+    [
+        "(?:is|are) safe",
+        "(?:very )?likely",
+        "[ab]c",
+        "help(?:s|ed)?",
+        "non-addictive",
+        "risk(?:s|y)? of",
+    ]
+)
+_TEXT = st.lists(
+    st.sampled_from(
+        [*_WORDS, "is", "are", "safe", "very", "likely", "ac", "bc", "risky", "-", ",", ".", " ", "\n"]
+    ),
+    max_size=30,
+).map(lambda ws: "".join(w if w in "-,. \n" else f" {w}" for w in ws))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_BRANCH, min_size=1, max_size=5), min_size=1, max_size=4), _TEXT, st.integers(0, 12))
+def test_the_one_pass_scan_is_each_lists_finditer(lists, text, lo):
+    assert _scan_all(lists, text, lo) == [_finditer(b, text, lo) for b in lists]
+
+
+def test_every_cue_list_scan_is_its_patterns_finditer():
+    claims.rules()
+    assert len(claims._SLOTS) >= 20  # most cue lists scan in the one pass (a lexicon edit can leave one out)
+    for pat, _ in claims._TWINS.values():
+        for s in SENTENCES:
+            for lo in (0, 15):
+                assert claims._scan(pat, s, lo) == [m.span() for m in pat.finditer(s, lo)], (
+                    pat.pattern[:80],
+                    s,
+                )
