@@ -256,10 +256,16 @@ def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
     what `p` matches, trying the same choices in the same order; None when its start is not plain enough."""
     if not p or depth > 6:
         return None  # an empty branch (it matches anywhere) or a deep nest
-    c = p[0]
-    if c == "(":
+    if p.startswith(("(?<!", "(?<=")):
+        # a lookbehind before the first character: the same test one character on, that character included
+        end = _group_end(p, 0)
+        sub = None if end is None else _first_and_rest(p[end + 1 :], depth + 1)
+        if sub is None:
+            return None
+        return [(ch, f"{p[:4]}(?:{p[4:end]}){re.escape(ch)}){rest}") for ch, rest in sub]
+    if p[0] == "(":
         if not p.startswith("(?:"):
-            return None  # a capturing group or a lookaround
+            return None  # a capturing group or a lookahead
         end = _group_end(p, 0)
         if end is None:
             return None
@@ -279,26 +285,37 @@ def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
                 return None
             out += sub
         return out
+    atom = _atom(p)
+    if atom is None:
+        return None
+    chars, rest = atom  # two characters never match at one position, so their order does not matter
+    if rest[:1] == "?":  # greedy: with the character first, then without
+        if rest[1:2] in ("?", "+"):
+            return None
+        without = _first_and_rest(rest[1:], depth + 1)
+        return None if without is None else [(ch, rest[1:]) for ch in chars] + without
+    if rest[:1] in _QUANTIFIERS:
+        return None
+    return [(ch, rest) for ch in chars]
+
+
+def _atom(p: str) -> tuple[list[str], str] | None:
+    """The characters the first atom of `p` matches, when it is a literal or a set of literals, and the rest."""
+    c = p[0]
     if c == "\\":
         e = p[1:2]
         if not e or e.isalnum() or e == "\n":  # \w \d \b \1 ...: a class, an assertion or a reference
             return None
-        first, rest = e, p[2:]
-    elif c == "[":
+        return [e], p[2:]
+    if c == "[":
         end = p.find("]", 2)
         body = p[1:end] if end > 0 else ""
-        # a set of plain letters only: one branch per letter (two letters never match at one position,
-        # so their order does not matter)
-        if not body or not all(ch.isalnum() for ch in body):
-            return None
-        return None if p[end + 1 : end + 2] in _QUANTIFIERS else [(ch, p[end + 1 :]) for ch in body]
-    elif c in ".^$|)*+?{" or c == "\n":
+        if not body or body[0] == "^" or "\\" in body or "[" in body or "-" in body[1:-1] or "\n" in body:
+            return None  # a negated set, a range, an escape
+        return list(dict.fromkeys(body)), p[end + 1 :]
+    if c in ".^$|()*+?{\n":
         return None
-    else:
-        first, rest = c, p[1:]
-    if rest[:1] in _QUANTIFIERS:
-        return None
-    return [(first, rest)]
+    return [c], p[1:]
 
 
 def first_and_rest(branches: Sequence[str]) -> list[tuple[str, str]] | None:
@@ -356,7 +373,7 @@ class MultiScan:
             captures = []
             for k, g in enumerate(by_list):
                 if c in g:
-                    captures.append("(?=((?:" + "|".join(f"(?:{r})" for r in g[c]) + f"){tail_low})?)")
+                    captures.append("(?:(?=((?:" + "|".join(f"(?:{r})" for r in g[c]) + f"){tail_low}))|)")
                     owner.append(k)
             self.ranges[c] = (first, len(owner))
             parts.append(re.escape(c) + "".join(captures))

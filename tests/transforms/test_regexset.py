@@ -144,6 +144,9 @@ def _finditer(branches: list[str], text: str, lo: int = 0) -> list[tuple[int, in
         (["foo|bar"], [("f", "oo"), ("b", "ar")]),  # an entry may hold its own alternation
         ([r"\(x"], [("(", "x")]),
         (["lack(?:s|ed)? (?:of )?"], [("l", "ack(?:s|ed)? (?:of )?")]),
+        (["a?b"], [("a", "b"), ("b", "")]),  # greedy: with the character first, then without
+        (["[- ]?opioid"], [("-", "opioid"), (" ", "opioid"), ("o", "pioid")]),
+        (["(?<!relapse |no )risk"], [("r", "(?<!(?:relapse |no )r)isk")]),  # the lookbehind moves on with it
     ],
 )
 def test_branches_split_into_first_character_and_rest(branches, pairs):
@@ -154,14 +157,14 @@ def test_branches_split_into_first_character_and_rest(branches, pairs):
     "branch",
     [
         r"\w+n't",  # starts with a class
-        "a?b",  # an optional first character
+        "a??b",  # lazy: without the character first
         "(?:very )*likely",  # a repeated group
         "(?:very ){0,2}likely",
         "(?:very )??likely",  # lazy: without the group first
         "(risk)",  # a capturing group
-        "(?<!relapse )risk",  # a lookaround
-        "(?=r)risk",
+        "(?=r)risk",  # a lookahead
         "[a-z]x",  # a range
+        "[^a]x",
         ".x",
         "",
     ],
@@ -195,6 +198,10 @@ _WORDS = ["may", "might", "help", "helps", "non", "addictive", "risk", "of", "a"
 _BRANCH = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3).map(" ".join) | st.sampled_from(
     [
         "(?:is|are) safe",
+        "(?<!risk )of",
+        "(?<!non-|not )addictive",  # alternatives of one width (re requires it)
+        "[- ]?help",
+        "a?b",
         "(?:very )?likely",
         "[ab]c",
         "help(?:s|ed)?",
