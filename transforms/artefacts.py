@@ -19,7 +19,7 @@ from operator import and_
 import pyarrow as pa
 
 from transforms.lexicon import lexicon_cache, load_yaml
-from transforms.regexset import first_chars
+from transforms.regexset import first_chars, lower_for_twins, lowered_alternation
 from transforms.sections import SectionSpan
 
 DOCUMENT_ARTEFACTS_SCHEMA = pa.schema(
@@ -57,14 +57,16 @@ def _grams(seq: tuple[str, ...], n: int) -> Iterator[tuple[str, ...]]:
 
 
 @lexicon_cache
-def _cues() -> tuple[re.Pattern[str], re.Pattern[str] | None, dict, frozenset[str]]:
+def _cues() -> tuple[
+    re.Pattern[str], tuple[re.Pattern[str] | None, re.Pattern[str] | None], dict, frozenset[str]
+]:
     cfg = load_yaml("analytics.yaml")["artefacts"]
     verbs = "|".join(cfg["instruction_verbs"])
     # An instruction starts a sentence inside the heading: after ?, !, . or : (or opens the heading itself
     # when the heading has a second sentence).
     instruction = re.compile(rf"(?:^|[?.!:]\s+)((?:{verbs})\b[^?.!]*[.?!]?)", re.IGNORECASE)
     phrases = cfg.get("boilerplate_phrases") or []
-    boiler = None
+    boiler = boiler_low = None
     if phrases:
         source = "|".join(f"(?:{p})" for p in phrases)
         # The scan runs over every article: a lookahead on the characters a phrase can start with skips most
@@ -74,6 +76,7 @@ def _cues() -> tuple[re.Pattern[str], re.Pattern[str] | None, dict, frozenset[st
             chars = "".join(sorted({re.escape(c) for st in starts for c in st}))  # type: ignore[union-attr]
             source = f"(?=[{chars}])(?:{source})"
         boiler = re.compile(source, re.IGNORECASE)
+        boiler_low = lowered_alternation(phrases)
     from transforms.lexicon import load_lines
 
     stop = frozenset(w.lower() for w in load_lines("stopwords.txt")) | {
@@ -94,13 +97,13 @@ def _cues() -> tuple[re.Pattern[str], re.Pattern[str] | None, dict, frozenset[st
         "with",
         "by",
     }
-    return instruction, boiler, cfg["repeated_phrase"], stop
+    return instruction, (boiler, boiler_low), cfg["repeated_phrase"], stop
 
 
 def find_artefacts(
     document_id: str, text: str, sections: Sequence[SectionSpan], section_ids: Sequence[str]
 ) -> list[dict]:
-    instruction, boiler, rep, stop = _cues()
+    instruction, (boiler, boiler_low), rep, stop = _cues()
     rows: list[dict] = []
     for sec, sid in zip(sections, section_ids, strict=True):
         if sec.heading and sec.heading_span:
@@ -121,8 +124,12 @@ def find_artefacts(
                     )
                 )
     if boiler is not None:
-        for m in boiler.finditer(text):
-            rows.append(_row(document_id, "boilerplate", m.group(0), None, m.start(), m.end(), 1))
+        # the lower-case twin scans ~2.5x faster (regexset.lowered_alternation); the detail keeps the text's case
+        low = lower_for_twins(text) if boiler_low is not None else None
+        for m in boiler_low.finditer(low) if low is not None else boiler.finditer(text):  # type: ignore[union-attr]
+            rows.append(
+                _row(document_id, "boilerplate", text[m.start() : m.end()], None, m.start(), m.end(), 1)
+            )
     rows.extend(_repeated_phrases(document_id, text, sections, section_ids, rep, stop))
     return rows
 

@@ -256,6 +256,13 @@ def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
     what `p` matches, trying the same choices in the same order; None when its start is not plain enough."""
     if not p or depth > 6:
         return None  # an empty branch (it matches anywhere) or a deep nest
+    if p.startswith("\\b"):
+        # a word boundary before the first character: the character before it is not a word character when
+        # that one is, and is one when it is not (tested one character on)
+        sub = _first_and_rest(p[2:], depth + 1)
+        if sub is None:
+            return None
+        return [(ch, ("(?<!\\w.)" if _is_word(ch) else "(?<=\\w.)") + rest) for ch, rest in sub]
     if p.startswith(("(?<!", "(?<=")):
         # a lookbehind before the first character: the same test one character on, that character included
         end = _group_end(p, 0)
@@ -299,6 +306,10 @@ def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
     return [(ch, rest) for ch in chars]
 
 
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # re's \w on str patterns
+
+
 def _atom(p: str) -> tuple[list[str], str] | None:
     """The characters the first atom of `p` matches, when it is a literal or a set of literals, and the rest."""
     c = p[0]
@@ -330,6 +341,22 @@ def first_and_rest(branches: Sequence[str]) -> list[tuple[str, str]] | None:
                 return None
             pairs += sub
     return None if len(pairs) > _MAX_EXPANSION * len(branches) + 64 else pairs
+
+
+def lowered_alternation(branches: Sequence[str]) -> re.Pattern[str] | None:
+    """The case-sensitive twin of the IGNORECASE `(?:b1|b2|...)` for `lower_for_twins` text, each branch's first
+    character in front so that sre skips to the positions where one can start (its charset prefix); None when
+    `first_and_rest` cannot take a branch."""
+    lowered = [lowered_source(b) for b in branches]
+    pairs = first_and_rest(lowered) if all(b is not None for b in lowered) else None  # type: ignore[arg-type]
+    if pairs is None:
+        return None
+    groups = _group_by_first(pairs)
+    return re.compile(
+        "(?:"
+        + "|".join(f"{re.escape(c)}(?:" + "|".join(f"(?:{r})" for r in rs) + ")" for c, rs in groups.items())
+        + ")"
+    )
 
 
 def _group_by_first(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

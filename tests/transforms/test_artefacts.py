@@ -49,6 +49,23 @@ def test_ordinary_text_has_no_boilerplate(text):
     assert [a for a in artefacts(text) if a[0] == "boilerplate"] == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As an AI model, I AM AN AI. [Insert keyword here] LOREM IPSUM; xas an ai model; I cannot provide medical advice.",
+        "(as an ai language model) _as an ai model 9i am an ai [insert] [INSERT X]\nI am an ai",
+        *[p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))],
+    ],
+)
+def test_the_lower_case_boilerplate_scan_finds_what_the_pattern_finds(text):
+    from transforms.regexset import lower_for_twins
+
+    _, (boiler, boiler_low), _, _ = _cues()
+    assert boiler_low is not None  # the lexicon's phrases have a twin (an edit that loses it is slower)
+    low = lower_for_twins(text)
+    assert [m.span() for m in boiler_low.finditer(low)] == [m.span() for m in boiler.finditer(text)]
+
+
 def test_instruction_headings_of_a_seed_are_reported_at_their_offsets():
     text = (ROOT / "seeds" / "000_8a4ef0c6c9ed8294.txt").read_text(encoding="utf-8")
     found = [(a[1], a[2]) for a in artefacts(text) if a[0] == "instruction_heading"]

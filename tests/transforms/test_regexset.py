@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 import transforms.claims as claims
 from tests.conftest import SEEDS
-from transforms.regexset import MultiScan, alternation, first_and_rest, lower_for_twins, lowered_source, take
+from transforms.regexset import (
+    MultiScan,
+    alternation,
+    first_and_rest,
+    lower_for_twins,
+    lowered_alternation,
+    lowered_source,
+    take,
+)
 
 
 @pytest.mark.parametrize(
@@ -147,6 +155,7 @@ def _finditer(branches: list[str], text: str, lo: int = 0) -> list[tuple[int, in
         (["a?b"], [("a", "b"), ("b", "")]),  # greedy: with the character first, then without
         (["[- ]?opioid"], [("-", "opioid"), (" ", "opioid"), ("o", "pioid")]),
         (["(?<!relapse |no )risk"], [("r", "(?<!(?:relapse |no )r)isk")]),  # the lookbehind moves on with it
+        ([r"\bai", r"\b\(x"], [("a", r"(?<!\w.)i"), ("(", r"(?<=\w.)x")]),  # so does a word boundary
     ],
 )
 def test_branches_split_into_first_character_and_rest(branches, pairs):
@@ -233,3 +242,20 @@ def test_every_cue_list_scan_is_its_patterns_finditer():
                     pat.pattern[:80],
                     s,
                 )
+
+
+@pytest.mark.parametrize(
+    "branches",
+    [[r"\bas an ai (?:language )?model\b", r"\[insert [^\]]+\]", "lorem ipsum"], [r"\b\(x", "b?c"]],
+)
+def test_the_lower_case_alternation_finds_what_the_pattern_finds(branches):
+    twin = lowered_alternation(branches)
+    pat = re.compile("(?:" + "|".join(f"(?:{b})" for b in branches) + ")", re.IGNORECASE)
+    for s in [
+        *SENTENCES,
+        "As an AI model (x a(x [INSERT it] bc c Lorem ipsum",
+        "_(x as an ai language model",
+    ]:
+        low = lower_for_twins(s)
+        if low is not None:
+            assert [m.span() for m in twin.finditer(low)] == [m.span() for m in pat.finditer(s)], s
