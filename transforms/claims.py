@@ -202,6 +202,21 @@ def _scan(pat: re.Pattern[str], s: str, lo: int = 0, together: bool = True) -> l
     return [m.span() for m in pat.finditer(s, lo)]
 
 
+def _found(pat: re.Pattern[str], s: str, pos: int = 0) -> bool:
+    """`pat.search(s, pos) is not None`, from the one-pass scan where the pattern is in it (its matches at every
+    position are there, in order)."""
+    pair = _TWINS.get(id(pat))
+    if pair is not None:
+        low = _lower(s)
+        if low is not None:
+            slot = _SLOTS.get(id(pat))
+            if slot is not None:
+                spans = _all_spans(low)[slot]
+                return bool(spans) and spans[-1][0] >= pos
+            return pair[1].search(low, pos) is not None
+    return pat.search(s, pos) is not None
+
+
 def _index_word_lists() -> None:
     global _SCANNER
     scanner = MultiScan([branches for _, branches in _WORD_LISTS], _WORD_GUARD, _WORD_END)
@@ -691,7 +706,7 @@ def _analyse(s: str) -> _Analysis:
     ]
     advice = _advice_hits(st, r, st.lead)
     main_directive = any(a >= st.main for a, _, _ in advice)
-    main_is_assertion = not (main_directive or r.research_need.search(s, st.main))
+    main_is_assertion = not (main_directive or _found(r.research_need, s, st.main))
 
     # ---- hedges: a hedge in a conceded clause qualifies nothing when the main clause asserts something
     hedges: list[Hit] = []
@@ -860,7 +875,7 @@ def _role(
     advice: list[Hit],
 ) -> str:
     s = st.s
-    if r.meta.search(s) or r.meta_title.match(s, st.lead):
+    if _found(r.meta, s) or r.meta_title.match(s, st.lead):
         return "meta"
     adj = _INTRO_ADJUNCT.match(s, st.main)
     framing = r.meta_framing.match(s, st.main) or (adj and r.meta_framing.match(s, adj.end()))
@@ -945,14 +960,14 @@ def _stance(
 
     # A recommendation of caution decides: advice to consult or be careful, or a claim whose main clause is
     # such a directive ("While it shows promise, it should be approached with caution").
-    if role == "advice" and r.precaution.search(s):
+    if role == "advice" and _found(r.precaution, s):
         return "risk"
-    if st.concession is not None and main_directive and r.precaution.search(s, st.main):
+    if st.concession is not None and main_directive and _found(r.precaution, s, st.main):
         return "risk"
     harms = [(a, b) for a, b, e, p in ment if e.type == "harm" and p == "affirmed" and free(a)]
     risk = [(a, b) for a, b, _ in _hits(r.risk, s) if free(a)]
     risk += [(a, b) for a, b in harms if not reduced(a)]
-    if st.open_question or r.research_need.search(s):
+    if st.open_question or _found(r.research_need, s):
         risk += [(a, b) for a, b, _ in _hits(r.uncertain_safety, s) if st.in_scope(a, "inquiry")]
     assurances = _hits(r.benefit, s)
     benefit = [(a, b) for a, b, _ in assurances if free(a)]

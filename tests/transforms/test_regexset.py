@@ -238,10 +238,9 @@ def test_every_cue_list_scan_is_its_patterns_finditer():
     for pat, _ in claims._TWINS.values():
         for s in SENTENCES:
             for lo in (0, 15):
-                assert claims._scan(pat, s, lo) == [m.span() for m in pat.finditer(s, lo)], (
-                    pat.pattern[:80],
-                    s,
-                )
+                where = (pat.pattern[:80], s, lo)
+                assert claims._scan(pat, s, lo) == [m.span() for m in pat.finditer(s, lo)], where
+                assert claims._found(pat, s, lo) == (pat.search(s, lo) is not None), where
 
 
 @pytest.mark.parametrize(
