@@ -76,7 +76,7 @@ def _cues() -> tuple[
             chars = "".join(sorted({re.escape(c) for st in starts for c in st}))  # type: ignore[union-attr]
             source = f"(?=[{chars}])(?:{source})"
         boiler = re.compile(source, re.IGNORECASE)
-        boiler_low = lowered_alternation(phrases)
+        boiler_low, _ = lowered_alternation(phrases)
     from transforms.lexicon import load_lines
 
     stop = frozenset(w.lower() for w in load_lines("stopwords.txt")) | {

@@ -343,20 +343,33 @@ def first_and_rest(branches: Sequence[str]) -> list[tuple[str, str]] | None:
     return None if len(pairs) > _MAX_EXPANSION * len(branches) + 64 else pairs
 
 
-def lowered_alternation(branches: Sequence[str]) -> re.Pattern[str] | None:
-    """The case-sensitive twin of the IGNORECASE `(?:b1|b2|...)` for `lower_for_twins` text, each branch's first
-    character in front so that sre skips to the positions where one can start (its charset prefix); None when
-    `first_and_rest` cannot take a branch."""
-    lowered = [lowered_source(b) for b in branches]
-    pairs = first_and_rest(lowered) if all(b is not None for b in lowered) else None  # type: ignore[arg-type]
-    if pairs is None:
-        return None
+def lowered_alternation(
+    branches: Sequence[str], moved_guard: str = "", tail: str = "", leave_out: bool = False
+) -> tuple[re.Pattern[str] | None, list[str]]:
+    """The case-sensitive twin of the IGNORECASE `{guard}(?:b1|b2|...){tail}` for `lower_for_twins` text, each
+    branch as its first character, `moved_guard` (the guard one character on, as MultiScan writes it), then its
+    rest, so that sre skips to the positions where a branch can start; None when `first_and_rest` cannot take a
+    branch. With `leave_out`, such a branch is left out instead, and the twin finds what the pattern finds in a
+    text where none of the branches it returns (second) matches: a branch that matches nowhere changes nothing."""
+    tail_low = lowered_source(tail)
+    pairs: list[tuple[str, str]] = []
+    left_out: list[str] = []
+    for b in branches:
+        low = lowered_source(b)
+        sub = first_and_rest([low]) if low is not None and tail_low is not None else None
+        if sub is None:
+            if not leave_out:
+                return None, list(branches)
+            left_out.append(b)
+            continue
+        pairs += sub
+    if not pairs:
+        return None, left_out
     groups = _group_by_first(pairs)
-    return re.compile(
-        "(?:"
-        + "|".join(f"{re.escape(c)}(?:" + "|".join(f"(?:{r})" for r in rs) + ")" for c, rs in groups.items())
-        + ")"
-    )
+    parts = [
+        f"{re.escape(c)}{moved_guard}(?:" + "|".join(f"(?:{r})" for r in rs) + ")" for c, rs in groups.items()
+    ]
+    return re.compile("(?:" + "|".join(parts) + ")" + (tail_low or "")), left_out
 
 
 def _group_by_first(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

@@ -248,7 +248,8 @@ def test_every_cue_list_scan_is_its_patterns_finditer():
     [[r"\bas an ai (?:language )?model\b", r"\[insert [^\]]+\]", "lorem ipsum"], [r"\b\(x", "b?c"]],
 )
 def test_the_lower_case_alternation_finds_what_the_pattern_finds(branches):
-    twin = lowered_alternation(branches)
+    twin, _ = lowered_alternation(branches)
+    assert twin is not None
     pat = re.compile("(?:" + "|".join(f"(?:{b})" for b in branches) + ")", re.IGNORECASE)
     for s in [
         *SENTENCES,
@@ -258,3 +259,25 @@ def test_the_lower_case_alternation_finds_what_the_pattern_finds(branches):
         low = lower_for_twins(s)
         if low is not None:
             assert [m.span() for m in twin.finditer(low)] == [m.span() for m in pat.finditer(s)], s
+
+
+def test_the_entity_scan_finds_what_the_entity_pattern_finds():
+    r = claims.rules()
+    assert r.entity_twin is not None  # the lexicon's synonyms have a twin (an edit that loses it is slower)
+    assert r.entity_absent is not None and r.entity_absent.search("kratom and mat") is None
+    extra = [
+        "MAT and OUD: kratom, non-opioid",
+        "the WHO said mat who aka",
+        "Kratom (MOUD) or SUDs",
+        "non-kratom",
+    ]
+    for s in [*SENTENCES, *extra]:
+        want = [(m.start(), m.end(), r.entity_groups[m.lastgroup]) for m in r.entity_re.finditer(s)]
+        assert claims._entity_matches(s, r) == want, s
+
+
+def test_a_branch_left_out_of_the_twin_is_returned():
+    twin, left_out = lowered_alternation(["kratom", "(?-i:MAT)", r"\w+n't"], leave_out=True)
+    assert left_out == ["(?-i:MAT)", r"\w+n't"]
+    assert [m.span() for m in twin.finditer("mat kratom")] == [(4, 10)]
+    assert lowered_alternation(["kratom", "(?-i:MAT)"]) == (None, ["kratom", "(?-i:MAT)"])
