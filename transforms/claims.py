@@ -161,6 +161,10 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
         if lower_twin is not None:
             _TWINS[id(pat)] = (pat, lower_twin)
             _WORD_LISTS.append((pat, patterns))
+        elif not flags & re.IGNORECASE:  # case matters: the same pattern, its branches by first character
+            fast, left_out = lowered_alternation(patterns, _MOVED_GUARD, _WORD_END, lower=False)
+            if fast is not None and not left_out:
+                _FAST[id(pat)] = (pat, fast)
         return pat
     except re.error as exc:
         raise LexiconError(f"{where}: invalid regular expression: {exc}") from exc
@@ -168,6 +172,7 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
 
 _WORD_GUARD = r"[\w-]"  # a word continues through hyphens
 _WORD_START = rf"(?<!{_WORD_GUARD})"
+_MOVED_GUARD = rf"(?<!{_WORD_GUARD}.)"  # the same test, one character on (after a branch's first character)
 _WORD_END = r"(?:(?<=\s)|(?!\w))"
 # Case-insensitive cue lists -> case-sensitive twins that scan lower-cased text (regexset.twin).
 # These scans are most of the extractor's time on text it has not seen before; the twins do them 2-3x faster.
@@ -176,6 +181,9 @@ _WORD_END = r"(?:(?<=\s)|(?!\w))"
 _TWINS: dict[int, tuple[re.Pattern[str], re.Pattern[str]]] = {}
 # The twinned word lists, in the order _words made them; the ones _SCANNER takes scan together (its slot by id).
 _WORD_LISTS: list[tuple[re.Pattern[str], list[str]]] = []
+# Case-sensitive word lists (evidence.named) -> the same pattern with each branch's first character in front, so
+# that sre skips in C to where one can start (regexset.lowered_alternation): kept alive like _TWINS.
+_FAST: dict[int, tuple[re.Pattern[str], re.Pattern[str]]] = {}
 _SLOTS: dict[int, int] = {}
 _SCANNER: MultiScan | None = None
 
@@ -195,6 +203,9 @@ def _scan(pat: re.Pattern[str], s: str, lo: int = 0, together: bool = True) -> l
     """The spans of `pat.finditer(s, lo)`: from the one-pass scan of the lower-cased sentence, or the pattern's
     twin, where the pattern has them. `together=False` for text that only this list scans (one pass of
     every list would be wasted on it)."""
+    fast = _FAST.get(id(pat))
+    if fast is not None:
+        return [m.span() for m in fast[1].finditer(s, lo)]
     pair = _TWINS.get(id(pat))
     if pair is not None:
         low = _lower(s)
@@ -244,6 +255,7 @@ def rules() -> Rules:
 
 def _compile(cfg: dict, ents: dict) -> Rules:
     _TWINS.clear()
+    _FAST.clear()
     _WORD_LISTS.clear()
     _SLOTS.clear()
     cl = cfg["clauses"]
@@ -948,7 +960,7 @@ def _role(
 
 
 def _evidence(s: str, r: Rules, ment: list[tuple[int, int, Entity, str]]) -> tuple[str, list[str]]:
-    named = [m.group(0) for m in r.named.finditer(s)] + [m.group(0) for m in r.citation.finditer(s)]
+    named = [s[a:b] for a, b in _scan(r.named, s)] + [m.group(0) for m in r.citation.finditer(s)]
     named += [s[a:b] for a, b, e, _ in ment if e.type == "organisation"]
     if named:
         return "named", [n.lower() for n in named]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import re._constants as C
 import re._parser as P
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from re import _casefix
 
 _MAX_RANGE = 256  # a character range wider than this is treated as "any character"
@@ -270,9 +270,24 @@ def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
         if sub is None:
             return None
         return [(ch, f"{p[:4]}(?:{p[4:end]}){re.escape(ch)}){rest}") for ch, rest in sub]
+    if p.startswith("(?i:"):  # in a case-sensitive pattern: the first character in every case it matches
+        end = _group_end(p, 0)
+        if end is None or p[end + 1 : end + 2] in _QUANTIFIERS:
+            return None
+        out_i: list[tuple[str, str]] = []
+        for a in _top_level(p[4:end]):
+            sub = _first_and_rest(a, depth + 1)
+            if sub is None:
+                return None
+            for ch, rest in sub:
+                variants = _case_variants(ch)
+                if variants is None:
+                    return None
+                out_i += [(v, f"(?i:{rest}){p[end + 1 :]}") for v in variants]
+        return out_i
     if p[0] == "(":
         if not p.startswith("(?:"):
-            return None  # a capturing group or a lookahead
+            return None  # a capturing group, a lookahead or inline flags
         end = _group_end(p, 0)
         if end is None:
             return None
@@ -306,6 +321,13 @@ def _first_and_rest(p: str, depth: int = 0) -> list[tuple[str, str]] | None:
     return [(ch, rest) for ch in chars]
 
 
+def _case_variants(ch: str) -> list[str] | None:
+    """The first characters a `(?i:ch...)` branch gets, for an ASCII `ch` (None otherwise): its two cases, as
+    `first_chars` gives `alternation()`'s buckets. Not "İ", "ı", "ſ" or the Kelvin sign, which IGNORECASE also
+    equates with i, s and k: the bucketed pattern this copies never tries its branches there."""
+    return list(dict.fromkeys([ch, ch.lower(), ch.upper()])) if ch.isascii() else None
+
+
 def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"  # re's \w on str patterns
 
@@ -321,9 +343,21 @@ def _atom(p: str) -> tuple[list[str], str] | None:
     if c == "[":
         end = p.find("]", 2)
         body = p[1:end] if end > 0 else ""
-        if not body or body[0] == "^" or "\\" in body or "[" in body or "-" in body[1:-1] or "\n" in body:
-            return None  # a negated set, a range, an escape
-        return list(dict.fromkeys(body)), p[end + 1 :]
+        if not body or body[0] == "^" or "\\" in body or "[" in body or "\n" in body:
+            return None  # a negated set, an escape
+        chars: list[str] = []
+        i = 0
+        while i < len(body):
+            if body[i + 1 : i + 2] == "-" and i + 2 < len(body):  # a range
+                lo, hi = ord(body[i]), ord(body[i + 2])
+                if not 0 <= hi - lo <= 64:
+                    return None
+                chars += [chr(k) for k in range(lo, hi + 1)]
+                i += 3
+            else:
+                chars.append(body[i])
+                i += 1
+        return list(dict.fromkeys(chars)), p[end + 1 :]
     if c in ".^$|()*+?{\n":
         return None
     return [c], p[1:]
@@ -344,18 +378,25 @@ def first_and_rest(branches: Sequence[str]) -> list[tuple[str, str]] | None:
 
 
 def lowered_alternation(
-    branches: Sequence[str], moved_guard: str = "", tail: str = "", leave_out: bool = False
+    branches: Sequence[str],
+    moved_guard: str = "",
+    tail: str = "",
+    leave_out: bool = False,
+    lower: bool = True,
 ) -> tuple[re.Pattern[str] | None, list[str]]:
     """The case-sensitive twin of the IGNORECASE `{guard}(?:b1|b2|...){tail}` for `lower_for_twins` text, each
     branch as its first character, `moved_guard` (the guard one character on, as MultiScan writes it), then its
     rest, so that sre skips to the positions where a branch can start; None when `first_and_rest` cannot take a
     branch. With `leave_out`, such a branch is left out instead, and the twin finds what the pattern finds in a
-    text where none of the branches it returns (second) matches: a branch that matches nowhere changes nothing."""
-    tail_low = lowered_source(tail)
+    text where none of the branches it returns (second) matches: a branch that matches nowhere changes nothing.
+    `lower=False` for a case-sensitive pattern: the same form, for the text itself (no twin)."""
+    same: Callable[[str], str | None] = lambda x: x  # noqa: E731
+    lowered = lowered_source if lower else same
+    tail_low = lowered(tail)
     pairs: list[tuple[str, str]] = []
     left_out: list[str] = []
     for b in branches:
-        low = lowered_source(b)
+        low = lowered(b)
         sub = first_and_rest([low]) if low is not None and tail_low is not None else None
         if sub is None:
             if not leave_out:
