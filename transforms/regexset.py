@@ -386,9 +386,10 @@ def lowered_alternation(
 ) -> tuple[re.Pattern[str] | None, list[str]]:
     """The case-sensitive twin of the IGNORECASE `{guard}(?:b1|b2|...){tail}` for `lower_for_twins` text, each
     branch as its first character, `moved_guard` (the guard one character on, as MultiScan writes it), then its
-    rest, so that sre skips to the positions where a branch can start; None when `first_and_rest` cannot take a
-    branch. With `leave_out`, such a branch is left out instead, and the twin finds what the pattern finds in a
-    text where none of the branches it returns (second) matches: a branch that matches nowhere changes nothing.
+    rest, so that sre skips to the positions where a branch can start. Returns (twin, branches left out); the
+    twin is None when `first_and_rest` cannot take a branch. With `leave_out`, such a branch is left out instead,
+    and the twin finds what the pattern finds in a text where none of the left-out branches matches: a branch
+    that matches nowhere changes nothing.
     `lower=False` for a case-sensitive pattern: the same form, for the text itself (no twin)."""
     same: Callable[[str], str | None] = lambda x: x  # noqa: E731
     lowered = lowered_source if lower else same
