@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_lines, load_yaml
-from transforms.regexset import MultiScan, alternation, lower_for_twins, lowered_alternation, take, twin
+from transforms.regexset import MultiScan, alternation, factored_alternation, lower_for_twins, take, twin
 
 TYPE_ORDER = ("safety", "efficacy", "mechanism", "regulatory", "research", "usage", "origin")
 ROLES = ("claim", "advice", "meta")
@@ -162,7 +162,7 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
             _TWINS[id(pat)] = (pat, lower_twin)
             _WORD_LISTS.append((pat, patterns))
         elif not flags & re.IGNORECASE:  # case matters: the same pattern, its branches by first character
-            fast, left_out = lowered_alternation(patterns, _MOVED_GUARD, _WORD_END, lower=False)
+            fast, left_out = factored_alternation(patterns, _MOVED_GUARD, _WORD_END, lower=False)
             if fast is not None and not left_out:
                 _FAST[id(pat)] = (pat, fast)
         return pat
@@ -173,6 +173,10 @@ def _words(patterns: Iterable[str], where: str, flags: int = re.IGNORECASE) -> r
 _WORD_GUARD = r"[\w-]"  # a word continues through hyphens
 _WORD_START = rf"(?<!{_WORD_GUARD})"
 _MOVED_GUARD = rf"(?<!{_WORD_GUARD}.)"  # the same test, one character on (after a branch's first character)
+# An entity starts a word, or follows "non-" ("non-opioid" names opioids), and ends one.
+_ENTITY_GUARD = r"(?:(?<![\w-])|(?<=non-))"
+_ENTITY_GUARD_MOVED = r"(?:(?<![\w-].)|(?<=non-.))"
+_ENTITY_TAIL = r"(?!\w)"
 _WORD_END = r"(?:(?<=\s)|(?!\w))"
 # Case-insensitive cue lists -> case-sensitive twins that scan lower-cased text (regexset.twin).
 # These scans are most of the extractor's time on text it has not seen before; the twins do them 2-3x faster.
@@ -182,7 +186,7 @@ _TWINS: dict[int, tuple[re.Pattern[str], re.Pattern[str]]] = {}
 # The twinned word lists, in the order _words made them; the ones _SCANNER takes scan together (its slot by id).
 _WORD_LISTS: list[tuple[re.Pattern[str], list[str]]] = []
 # Case-sensitive word lists (evidence.named) -> the same pattern with each branch's first character in front, so
-# that sre skips in C to where one can start (regexset.lowered_alternation): kept alive like _TWINS.
+# that sre skips in C to where one can start (regexset.factored_alternation): kept alive like _TWINS.
 _FAST: dict[int, tuple[re.Pattern[str], re.Pattern[str]]] = {}
 _SLOTS: dict[int, int] = {}
 _SCANNER: MultiScan | None = None
@@ -293,9 +297,9 @@ def _compile(cfg: dict, ents: dict) -> Rules:
     alternatives.sort(key=lambda x: -x[0])
     try:  # no plain twin: its branches are named groups (regexset.twin)
         source, names = alternation([(syn, key) for _, key, syn in alternatives], re.IGNORECASE)
-        entity_re = re.compile(r"(?:(?<![\w-])|(?<=non-))" + source + r"(?!\w)", re.IGNORECASE)
-        entity_twin, left_out = lowered_alternation(
-            [syn for _, _, syn in alternatives], r"(?:(?<![\w-].)|(?<=non-.))", r"(?!\w)", leave_out=True
+        entity_re = re.compile(_ENTITY_GUARD + source + _ENTITY_TAIL, re.IGNORECASE)
+        entity_twin, left_out = factored_alternation(
+            [syn for _, _, syn in alternatives], _ENTITY_GUARD_MOVED, _ENTITY_TAIL, leave_out=True
         )
         entity_absent = _absent(left_out)
     except re.error as exc:
@@ -362,7 +366,7 @@ def _absent(left_out: list[str]) -> re.Pattern[str] | None:
     if len(acronyms) == len(left_out):
         return re.compile("|".join(f"(?:{a})" for a in acronyms))
     return re.compile(
-        r"(?:(?<![\w-])|(?<=non-))(?:" + "|".join(f"(?:{b})" for b in left_out) + r")(?!\w)", re.IGNORECASE
+        _ENTITY_GUARD + "(?:" + "|".join(f"(?:{b})" for b in left_out) + ")" + _ENTITY_TAIL, re.IGNORECASE
     )
 
 
@@ -823,7 +827,7 @@ def _analyse(s: str) -> _Analysis:
             type_hits["regulatory"].append((a, b, s[a:b]))
 
     role = _role(st, r, type_hits, ment, hedges, advice)
-    evidence, ev_cues = _evidence(s, r, ment)
+    evidence, ev_cues = _evidence(s, r, ment, sources)
     types: tuple[str, ...] = ()
     claim_type = certainty = None
     stance = _stance(st, r, type_hits, ment, role, main_directive)
@@ -959,8 +963,11 @@ def _role(
     return "advice"
 
 
-def _evidence(s: str, r: Rules, ment: list[tuple[int, int, Entity, str]]) -> tuple[str, list[str]]:
-    named = [s[a:b] for a, b in _scan(r.named, s)] + [m.group(0) for m in r.citation.finditer(s)]
+def _evidence(
+    s: str, r: Rules, ment: list[tuple[int, int, Entity, str]], sources: list[Hit]
+) -> tuple[str, list[str]]:
+    """`sources`: the sentence's `r.named` hits, already found for the entity mentions."""
+    named = [w for _, _, w in sources] + [m.group(0) for m in r.citation.finditer(s)]
     named += [s[a:b] for a, b, e, _ in ment if e.type == "organisation"]
     if named:
         return "named", [n.lower() for n in named]

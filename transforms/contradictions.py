@@ -18,6 +18,8 @@ streams over Parquet parts instead of holding the corpus in memory.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pyarrow as pa
 
@@ -79,7 +81,7 @@ _STAGES = (
       AND ((e.entity_type = 'harm' AND c.safety AND e.entity <> 'side effects')
            OR (e.direction IS NOT NULL AND e.polarity = 'affirmed'))""",
 )
-_TEMP_TABLES = ("_contra_e", "_contra_c", "_contra_f", "_contra_m")
+_TEMP_TABLES = tuple(re.search(r"TEMP TABLE (\w+)", stage).group(1) for stage in _STAGES)  # type: ignore[union-attr]
 
 _SQL = """
 WITH m AS (SELECT * FROM _contra_m),

@@ -152,14 +152,13 @@ def _star_clusters(
     nbrs: list[dict[int, float]] = [{} for _ in range(n)]
     x.sort_indices()
     prefixes = _prefixes(x, threshold)
-    prefixes_t = prefixes.T.tocsr()
     for lo in range(0, n, _CHUNK):
         # The pairs that share a prefix term: every pair at or above the threshold is among them, and on crawled
         # text they are a small share of all pairs (40k generated propositions: 545k of 1.6 billion). Comparing a
         # block with every node instead made a product as dense as the common words are (40k: 28 s, 2.5 GB).
-        pairs = (prefixes[lo : lo + _CHUNK] @ prefixes_t).tocoo()
-        rows, cols = pairs.row + lo, pairs.col
-        # Each unordered pair once (the product holds both orders; the cosine is symmetric).
+        # Only the nodes from the block on: each unordered pair once (the cosine is symmetric).
+        pairs = (prefixes[lo : lo + _CHUNK] @ prefixes[lo:].T).tocoo()
+        rows, cols = pairs.row + lo, pairs.col + lo
         keep = (rows < cols) & (sig[rows] == sig[cols])
         rows, cols = rows[keep], cols[keep]
         if rows.size == 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import re._constants as C
 import re._parser as P
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from re import _casefix
 
 _MAX_RANGE = 256  # a character range wider than this is treated as "any character"
@@ -377,7 +377,7 @@ def first_and_rest(branches: Sequence[str]) -> list[tuple[str, str]] | None:
     return None if len(pairs) > _MAX_EXPANSION * len(branches) + 64 else pairs
 
 
-def lowered_alternation(
+def factored_alternation(
     branches: Sequence[str],
     moved_guard: str = "",
     tail: str = "",
@@ -391,14 +391,12 @@ def lowered_alternation(
     and the twin finds what the pattern finds in a text where none of the left-out branches matches: a branch
     that matches nowhere changes nothing.
     `lower=False` for a case-sensitive pattern: the same form, for the text itself (no twin)."""
-    same: Callable[[str], str | None] = lambda x: x  # noqa: E731
-    lowered = lowered_source if lower else same
+    lowered: Callable[[str], str | None] = lowered_source if lower else str
     tail_low = lowered(tail)
     pairs: list[tuple[str, str]] = []
     left_out: list[str] = []
     for b in branches:
-        low = lowered(b)
-        sub = first_and_rest([low]) if low is not None and tail_low is not None else None
+        sub = _branch_pairs(b, lowered) if tail_low is not None else None
         if sub is None:
             if not leave_out:
                 return None, list(branches)
@@ -407,11 +405,12 @@ def lowered_alternation(
         pairs += sub
     if not pairs:
         return None, left_out
-    groups = _group_by_first(pairs)
-    parts = [
-        f"{re.escape(c)}{moved_guard}(?:" + "|".join(f"(?:{r})" for r in rs) + ")" for c, rs in groups.items()
-    ]
-    return re.compile("(?:" + "|".join(parts) + ")" + (tail_low or "")), left_out
+    return re.compile(_factored(_group_by_first(pairs), moved_guard) + (tail_low or "")), left_out
+
+
+def _branch_pairs(b: str, lowered: Callable[[str], str | None]) -> list[tuple[str, str]] | None:
+    low = lowered(b)
+    return None if low is None else first_and_rest([low])
 
 
 def _group_by_first(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -419,6 +418,18 @@ def _group_by_first(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     for first, rest in pairs:
         groups.setdefault(first, []).append(rest)
     return groups
+
+
+def _either(patterns: Iterable[str]) -> str:
+    return "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+
+
+def _factored(groups: dict[str, list[str]], moved_guard: str = "") -> str:
+    """`(?:c1{moved_guard}(?:rests)|c2...)`: each first character, then what may follow it, in listed order. The
+    alternatives are not wrapped in groups: sre finds its charset prefix only where each opens with a literal."""
+    return (
+        "(?:" + "|".join(f"{re.escape(c)}{moved_guard}{_either(rests)}" for c, rests in groups.items()) + ")"
+    )
 
 
 class MultiScan:
@@ -431,10 +442,8 @@ class MultiScan:
         self.slot: list[int | None] = []
         by_list: list[dict[str, list[str]]] = []
         for branches in lists:
-            lowered = [lowered_source(b) for b in branches]
-            pairs = None
-            if tail_low is not None and all(b is not None for b in lowered):
-                pairs = first_and_rest(lowered)  # type: ignore[arg-type]
+            subs = [_branch_pairs(b, lowered_source) for b in branches]
+            pairs = None if tail_low is None or None in subs else [x for sub in subs for x in sub]  # type: ignore[union-attr]
             self.slot.append(None if pairs is None else len(by_list))
             if pairs is not None:
                 by_list.append(_group_by_first(pairs))
@@ -443,9 +452,6 @@ class MultiScan:
         if not by_list:
             return
         everything = _group_by_first([(c, r) for g in by_list for c, rests in g.items() for r in rests])
-        any_list = "|".join(
-            f"{re.escape(c)}(?:" + "|".join(f"(?:{r})" for r in rs) + ")" for c, rs in everything.items()
-        )
         # group numbers: for each first character, one capture per list with branches starting with it
         self.ranges: dict[str, tuple[int, int]] = {}
         owner = [-1]
@@ -455,12 +461,12 @@ class MultiScan:
             captures = []
             for k, g in enumerate(by_list):
                 if c in g:
-                    captures.append("(?:(?=((?:" + "|".join(f"(?:{r})" for r in g[c]) + f"){tail_low}))|)")
+                    captures.append(f"(?:(?=({_either(g[c])}{tail_low}))|)")
                     owner.append(k)
             self.ranges[c] = (first, len(owner))
             parts.append(re.escape(c) + "".join(captures))
         self.owner = tuple(owner)
-        source = f"(?<!{guard})(?=(?:{any_list}){tail_low})(?:" + "|".join(parts) + ")"
+        source = f"(?<!{guard})(?={_factored(everything)}{tail_low})(?:" + "|".join(parts) + ")"
         try:
             self.pattern = re.compile(source)
         except re.error:  # pragma: no cover - every branch compiled on its own first

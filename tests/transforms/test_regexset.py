@@ -13,9 +13,9 @@ from tests.conftest import SEEDS
 from transforms.regexset import (
     MultiScan,
     alternation,
+    factored_alternation,
     first_and_rest,
     lower_for_twins,
-    lowered_alternation,
     lowered_source,
     take,
 )
@@ -252,7 +252,7 @@ def test_every_cue_list_scan_is_its_patterns_finditer():
     [[r"\bas an ai (?:language )?model\b", r"\[insert [^\]]+\]", "lorem ipsum"], [r"\b\(x", "b?c"]],
 )
 def test_the_lower_case_alternation_finds_what_the_pattern_finds(branches):
-    twin, _ = lowered_alternation(branches)
+    twin, _ = factored_alternation(branches)
     assert twin is not None
     pat = re.compile("(?:" + "|".join(f"(?:{b})" for b in branches) + ")", re.IGNORECASE)
     for s in [
@@ -281,10 +281,10 @@ def test_the_entity_scan_finds_what_the_entity_pattern_finds():
 
 
 def test_a_branch_left_out_of_the_twin_is_returned():
-    twin, left_out = lowered_alternation(["kratom", "(?-i:MAT)", r"\w+n't"], leave_out=True)
+    twin, left_out = factored_alternation(["kratom", "(?-i:MAT)", r"\w+n't"], leave_out=True)
     assert left_out == ["(?-i:MAT)", r"\w+n't"]
     assert [m.span() for m in twin.finditer("mat kratom")] == [(4, 10)]
-    assert lowered_alternation(["kratom", "(?-i:MAT)"]) == (None, ["kratom", "(?-i:MAT)"])
+    assert factored_alternation(["kratom", "(?-i:MAT)"]) == (None, ["kratom", "(?-i:MAT)"])
 
 
 def test_every_case_sensitive_word_list_scan_is_its_patterns_finditer():
