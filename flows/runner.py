@@ -65,6 +65,23 @@ def _shared_ephemeral_api() -> None:
     os.environ["PREFECT_API_URL"] = server.api_url
 
 
+# The DuckDB memory a local cluster's processes share: the flow computes the corpus tables while the workers run
+# the corpus suites, each process under its own limit. 100k articles, --workers 2, all at 512MB: peaks of +525 MB
+# for the families step and +535 MB for the claim_family_members suite; at 256MB +250 and +300 MB, for 1.4 and
+# 0.1 s more (measured one process at a time).
+LOCAL_CLUSTER_DUCKDB_MB = 768
+MIN_DUCKDB_MB = 128
+
+
+def _share_duckdb_memory(workers: int) -> None:
+    """Give the flow and each worker of a local cluster an equal share of LOCAL_CLUSTER_DUCKDB_MB (the workers
+    inherit the environment when the cluster starts), unless the user set CLAIMSCOPE_DUCKDB_MEMORY_LIMIT."""
+    from flows.storage import DUCKDB_MEMORY_ENV
+
+    share = max(MIN_DUCKDB_MB, LOCAL_CLUSTER_DUCKDB_MB // (workers + 1))
+    os.environ.setdefault(DUCKDB_MEMORY_ENV, f"{share}MB")
+
+
 def run_build(
     input_dir: str,
     output_dir: str,
@@ -98,6 +115,7 @@ def run_build(
         if dask_address:
             runner = DaskTaskRunner(address=dask_address)
         else:
+            _share_duckdb_memory(workers)
             runner = DaskTaskRunner(
                 cluster_kwargs={
                     "n_workers": workers,

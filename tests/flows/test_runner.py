@@ -1,6 +1,7 @@
 """The CLI's background warm-up: what it pays ahead of the flow, when, and that it never breaks a build."""
 
 import logging
+import os
 import time
 
 import pytest
@@ -61,3 +62,20 @@ def test_workers_mode_only_imports(monkeypatch):
     runner._build_imported.set()
     runner.wait_for_prewarm()
     assert calls == []
+
+
+@pytest.mark.parametrize(("workers", "share"), [(2, "256MB"), (3, "192MB"), (8, "128MB")])
+def test_a_local_cluster_shares_the_duckdb_memory_among_its_processes(monkeypatch, workers, share):
+    from flows.storage import DUCKDB_MEMORY_ENV
+
+    monkeypatch.delenv(DUCKDB_MEMORY_ENV, raising=False)
+    runner._share_duckdb_memory(workers)
+    assert os.environ[DUCKDB_MEMORY_ENV] == share
+
+
+def test_a_duckdb_limit_the_user_set_is_kept(monkeypatch):
+    from flows.storage import DUCKDB_MEMORY_ENV
+
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "1GB")
+    runner._share_duckdb_memory(2)
+    assert os.environ[DUCKDB_MEMORY_ENV] == "1GB"
