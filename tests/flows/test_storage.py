@@ -151,6 +151,13 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
+def _printed_ints(code: str) -> list[int]:
+    """The integers `code` prints on its last line, run in a fresh interpreter."""
+    res = _python(code)
+    assert res.returncode == 0, res.stderr
+    return [int(v) for v in res.stdout.split()]
+
+
 def test_releasing_memory_leaves_no_leak_report_at_exit():
     """release_memory freezes the warm objects once; left frozen at exit, DuckDB's bindings call them leaked."""
     code = "import duckdb\nfrom flows import storage\nduckdb.connect().sql('SELECT 1').fetchall()\nstorage.release_memory()\n"
@@ -171,9 +178,7 @@ def test_release_memory_freezes_again_after_large_imports_only():
         "storage.release_memory(); third = gc.get_freeze_count()\n"
         "print(first, second, third)\n"
     )
-    res = _python(code)
-    assert res.returncode == 0, res.stderr
-    first, second, third = map(int, res.stdout.split())
+    first, second, third = _printed_ints(code)
     assert first > 0
     assert second - first < 50_000  # the live batch rows stay collectable
     assert third - second > 100_000  # GX's module objects joined the frozen generation
@@ -192,9 +197,7 @@ def test_release_memory_returns_what_arrows_pool_no_longer_uses():
         "storage.release_memory()\n"
         "print(base, held, rss())\n"
     )
-    res = _python(code)
-    assert res.returncode == 0, res.stderr
-    base, held, after = map(int, res.stdout.split())
+    base, held, after = _printed_ints(code)
     assert held - base > 50e6  # the freed arrays stay resident until released
     assert after - base < (held - base) / 2
 
