@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flows.settings import disable_flow_heartbeat
-from flows.storage import Layout, check_lock_free
+from flows.storage import Layout, check_duckdb_memory_limit, check_lock_free
 from transforms.errors import DatasetMissing
 
 _prewarm: threading.Thread | None = None
@@ -96,6 +96,7 @@ def run_build(
 ):
     if not wait:
         check_lock_free(Layout.at(output_dir))
+    check_duckdb_memory_limit()
     disable_flow_heartbeat()
     _prewarm_imports(warm_process=workers <= 1 and not dask_address)
     try:

@@ -37,7 +37,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.errors import BuildLocked, DatasetMissing
+from transforms.errors import BuildLocked, DatasetMissing, SettingError
 
 KEEP_VERSIONS = 3
 # Test seam for the kill tests (tests/flows/test_faults.py): see fault_point.
@@ -486,6 +486,23 @@ DUCKDB_MEMORY_ENV = "CLAIMSCOPE_DUCKDB_MEMORY_LIMIT"
 def duckdb_memory_limit() -> str:
     """This process's DuckDB limit for pipeline queries: CLAIMSCOPE_DUCKDB_MEMORY_LIMIT, else 512MB."""
     return os.environ.get(DUCKDB_MEMORY_ENV) or DUCKDB_MEMORY_LIMIT
+
+
+def check_duckdb_memory_limit() -> None:
+    """Fail before any work when CLAIMSCOPE_DUCKDB_MEMORY_LIMIT is set to something DuckDB cannot take: otherwise
+    the first corpus query or validation chunk would fail, after every batch had run."""
+    value = os.environ.get(DUCKDB_MEMORY_ENV)
+    if not value:
+        return
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = {_sql_str(value)}")
+    except duckdb.Error as exc:
+        raise SettingError(
+            f"{DUCKDB_MEMORY_ENV}={value!r} is not a memory size DuckDB accepts: {str(exc).splitlines()[0]}"
+        ) from exc
+    finally:
+        con.close()
 
 
 def _bounded(

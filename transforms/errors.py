@@ -37,6 +37,12 @@ class NoArticles(ClaimscopeError):
     hint = "put article files in the folder, or point --input at another (links to folders are not followed)"
 
 
+class SettingError(ClaimscopeError):
+    """An environment setting the build reads has a value it cannot use."""
+
+    hint = "set CLAIMSCOPE_DUCKDB_MEMORY_LIMIT to a DuckDB size such as 512MB or 1GB, or unset it"
+
+
 class BuildLocked(ClaimscopeError):
     hint = "wait for the other build to finish, or pass --wait to queue behind it"
 

@@ -38,3 +38,16 @@ def test_errors_are_one_line_with_a_hint(args, message, hint):
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: ") and message in lines[0]
     assert "(hint: " in lines[0] and hint in lines[0].split("(hint: ", 1)[1]
+
+
+def test_a_duckdb_memory_limit_duckdb_cannot_take_stops_the_build_before_any_work(monkeypatch, tmp_path):
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("CLAIMSCOPE_DUCKDB_MEMORY_LIMIT", "lots")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", "--input", str(ROOT / "seeds"), "--output", str(out)])
+    assert result.exit_code == 1
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert "CLAIMSCOPE_DUCKDB_MEMORY_LIMIT='lots'" in lines[0] and "(hint: " in lines[0]
+    assert not (out / "versions").exists()
