@@ -66,8 +66,8 @@ def _shared_ephemeral_api() -> None:
 
 
 # The DuckDB memory a local cluster's processes share: the flow computes the corpus tables while the workers run
-# the corpus suites, each process under its own limit. 100k articles, --workers 2, all at 512MB: peaks of +525 MB
-# for the families step and +535 MB for the claim_family_members suite; at 256MB +250 and +300 MB, for 1.4 and
+# the corpus suites, each process under its own limit. 100k articles, each at 512MB: peaks of +670 MB
+# for the families step and +535 MB for the claim_family_members suite; at 256MB +420 and +300 MB, for 1.4 and
 # 0.1 s more (measured one process at a time).
 LOCAL_CLUSTER_DUCKDB_MB = 768
 MIN_DUCKDB_MB = 128
