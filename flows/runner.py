@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flows.settings import disable_flow_heartbeat
-from flows.storage import Layout, check_duckdb_memory_limit, check_lock_free
+from flows.storage import DUCKDB_MEMORY_ENV, Layout, check_duckdb_memory_limit, check_lock_free
 from transforms.errors import DatasetMissing
 
 _prewarm: threading.Thread | None = None
@@ -76,8 +76,6 @@ MIN_DUCKDB_MB = 128
 def _share_duckdb_memory(workers: int) -> None:
     """Give the flow and each worker of a local cluster an equal share of LOCAL_CLUSTER_DUCKDB_MB (the workers
     inherit the environment when the cluster starts), unless the user set CLAIMSCOPE_DUCKDB_MEMORY_LIMIT."""
-    from flows.storage import DUCKDB_MEMORY_ENV
-
     share = max(MIN_DUCKDB_MB, LOCAL_CLUSTER_DUCKDB_MB // (workers + 1))
     os.environ.setdefault(DUCKDB_MEMORY_ENV, f"{share}MB")
 
