@@ -31,6 +31,12 @@ from flows.settings import PROJECT_ROOT
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 SAMPLE_ROWS = 5
+# GX's result formats: COMPLETE adds, to every column-map expectation, the unexpected rows' index list and an index
+# query, each a filter of the whole frame (all its columns) even when no row fails. A suite runs with BASIC (the
+# same success and counts) and only a failing one again with COMPLETE. A 3,000-article chunk's suites, CPU, 5 runs
+# each way alternating: 2.18 -> 1.60 s fastest, 2.55 -> 1.82 s median; a 500-article chunk 0.95 -> 0.65 s.
+PASS_FORMAT = "BASIC"
+FAIL_FORMAT = "COMPLETE"
 
 log = logging.getLogger(__name__)
 
@@ -526,12 +532,16 @@ class Validator:
     ) -> list[Failure]:
         definition = self._definitions[suite]
         df = widen_numbers(escape_strings(frame)).to_pandas()
+        store = self.context.validation_results_store
         try:
-            result = definition.run(
-                batch_parameters={"dataframe": df},
-                expectation_parameters=params or {},
-                result_format={"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_ROWS},
-            )
+            before = set(store.list_keys())
+            result = self._run(definition, df, params, PASS_FORMAT)
+            if not result.success:
+                # Only a failing suite needs the rows' indices (its samples, its Data Docs page): run it again
+                # with them, and keep that result in place of the first.
+                for key in set(store.list_keys()) - before:
+                    store.remove_key(key)
+                result = self._run(definition, df, params, FAIL_FORMAT)
         finally:
             self.release_batches()
         failures = []
@@ -554,6 +564,13 @@ class Validator:
                 column = ",".join(kwargs["column_list"])
             failures.append(Failure(suite, cfg.type, column, res.get("unexpected_count"), sample, chunk))
         return failures
+
+    def _run(self, definition: Any, df: Any, params: dict[str, Any] | None, result_format: str) -> Any:
+        return definition.run(
+            batch_parameters={"dataframe": df},
+            expectation_parameters=params or {},
+            result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_ROWS},
+        )
 
     def release_batches(self) -> None:
         """Drop what GX's pandas engine keeps after a run: each suite's last frame and every metric it resolved

@@ -80,6 +80,23 @@ def test_the_gx_run_skips_the_frame_fingerprint_and_still_reports_failures(tmp_p
         assert "pandas_data_fingerprint" not in json.dumps(result.to_json_dict())
 
 
+def test_only_a_failing_suite_is_run_again_for_row_indices_and_each_run_stores_one_result(tmp_path):
+    """Suites run with GX's cheap result format; one that fails runs again with the rows' indices (its samples
+    and its Data Docs page need them), and that result replaces the first in the store."""
+    validator = _tiny_validator(tmp_path, "expect_column_values_to_be_unique")
+    assert validator.validate("tiny", pa.table({"id": pa.array(["a", "b", "c"])})) == []
+    (passed,) = [result for _, result in validator.take_results()]
+    assert passed.success
+    assert "unexpected_index_list" not in passed.results[0].result  # no second, costlier run
+
+    (failure,) = validator.validate("tiny", pa.table({"id": pa.array(["a", "b", "b", "c"])}))
+    assert failure.unexpected_count == 2
+    assert sorted(row["id"] for row in failure.sample) == ["b", "b"]
+    (failed,) = [result for _, result in validator.take_results()]
+    assert not failed.success
+    assert failed.results[0].result["unexpected_index_list"] == [1, 2]
+
+
 def test_a_run_leaves_no_frame_or_metric_cached_in_gx_and_the_next_still_reports_failures(tmp_path):
     """GX's pandas engine would keep each suite's last frame and its resolved metrics until that suite runs
     again (about 170 MB per validating process at 100k articles). A GX upgrade that renames what
