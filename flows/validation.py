@@ -532,16 +532,12 @@ class Validator:
     ) -> list[Failure]:
         definition = self._definitions[suite]
         df = widen_numbers(escape_strings(frame)).to_pandas()
-        store = self.context.validation_results_store
         try:
-            before = set(store.list_keys())
             result = self._run(definition, df, params, PASS_FORMAT)
             if not result.success:
-                # Only a failing suite needs the rows' indices (its samples, its Data Docs page): run it again
-                # with them, and keep that result in place of the first.
-                for key in set(store.list_keys()) - before:
-                    store.remove_key(key)
-                result = self._run(definition, df, params, FAIL_FORMAT)
+                # Only a failing suite needs the rows' indices (its samples, its Data Docs page): run it again with
+                # them under the same run id, so that its result is stored under the first one's key, in its place.
+                result = self._run(definition, df, params, FAIL_FORMAT, run_id=result.meta["run_id"])
         finally:
             self.release_batches()
         failures = []
@@ -565,11 +561,14 @@ class Validator:
             failures.append(Failure(suite, cfg.type, column, res.get("unexpected_count"), sample, chunk))
         return failures
 
-    def _run(self, definition: Any, df: Any, params: dict[str, Any] | None, result_format: str) -> Any:
+    def _run(
+        self, definition: Any, df: Any, params: dict[str, Any] | None, result_format: str, run_id: Any = None
+    ) -> Any:
         return definition.run(
             batch_parameters={"dataframe": df},
             expectation_parameters=params or {},
             result_format={"result_format": result_format, "partial_unexpected_count": SAMPLE_ROWS},
+            run_id=run_id,
         )
 
     def release_batches(self) -> None:
