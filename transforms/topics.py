@@ -21,7 +21,7 @@ import pyarrow as pa
 from transforms.claims import sentence_cache_size
 from transforms.errors import LexiconError
 from transforms.lexicon import lexicon_cache, load_lines, load_yaml
-from transforms.regexset import lower_for_twins, twin
+from transforms.regexset import MultiScan, lower_for_twins, twin
 
 TOPICS_SCHEMA = pa.schema(
     [
@@ -154,14 +154,34 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
     ]
 
 
+# The topic patterns' guard and end, as `_taxonomy` compiles them.
+_TOPIC_GUARD, _TOPIC_END = r"[\w-]", r"(?![\w-])"
+
+
+@lexicon_cache
+def _topic_scanner() -> MultiScan:
+    """Every taxonomy topic's twin in one pass (regexset.MultiScan): one search per topic was a ninth of a build's
+    time on text whose sentences do not repeat."""
+    return MultiScan([t.patterns for t in _taxonomy()[1]], _TOPIC_GUARD, _TOPIC_END)
+
+
+def _mentions(t: TaxonomyTopic, sentence: str, low: str | None) -> bool:
+    return bool(t.twin.search(low) if t.twin is not None and low is not None else t.regex.search(sentence))
+
+
 @lexicon_cache(maxsize=sentence_cache_size())
 def sentence_topics(sentence: str) -> tuple[int, ...]:
     """Indexes of the taxonomy topics a sentence mentions (memoised: crawls repeat sentences)."""
+    topics = _taxonomy()[1]
     low = lower_for_twins(sentence)
+    scanner = _topic_scanner()
+    if low is None or scanner.pattern is None:
+        return tuple(i for i, t in enumerate(topics) if _mentions(t, sentence, low))
+    spans = scanner.spans(low)
     return tuple(
         i
-        for i, t in enumerate(_taxonomy()[1])
-        if (t.twin.search(low) if t.twin is not None and low is not None else t.regex.search(sentence))
+        for i, (t, k) in enumerate(zip(topics, scanner.slot, strict=True))
+        if (bool(spans[k]) if k is not None else _mentions(t, sentence, low))
     )
 
 

@@ -1,4 +1,5 @@
-"""The benchmark harness's process-tree sampler: CPU and peak RSS split by what each process of a build is."""
+"""The benchmark harness: the process-tree sampler (CPU and peak RSS by what each process of a build is) and the
+alternating one/two-worker pairs."""
 
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import textwrap
 
 import pytest
 
+from benchmarks import run
 from benchmarks.run import TreeSampler, process_role
 
 
@@ -99,3 +101,26 @@ def test_cpu_between_is_the_in_flow_share():
     sampler.series = [(100.0, 0.0), (110.0, 10.0), (120.0, 30.0)]
     assert sampler.cpu_between(105.0, 115.0) == pytest.approx(15.0)
     assert sampler.cpu_between(100.0, 120.0) == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "order"),
+    [
+        (1, [(0, 2)]),
+        (2, [(0, 2), (1, 2), (1, 1)]),  # 1, 2 | 2, 1
+        (3, [(0, 2), (1, 2), (1, 1), (2, 1), (2, 2)]),  # 1, 2 | 2, 1 | 1, 2
+    ],
+)
+def test_worker_pairs_alternate_their_order(pairs, order):
+    assert run.pair_order(pairs) == order
+
+
+def test_the_alternating_speed_up_sums_the_times_of_each_side():
+    # one worker 600 s then 500 s, two workers 330 s then 360 s: a machine that sped up between the pairs
+    alt = run.alternating_speedup([600.0, 500.0], [330.0, 360.0])
+    assert alt["pairs"] == pytest.approx([600 / 330, 500 / 360])
+    assert alt["median"] == pytest.approx((600 / 330 + 500 / 360) / 2)
+    assert alt["summed"] == pytest.approx(1100 / 690)
+    assert run.alternating_speedup([3.0, 2.0, 9.0], [1.0, 1.0, 1.0])["median"] == 3.0
+    with pytest.raises(ValueError):
+        run.alternating_speedup([1.0], [])

@@ -143,3 +143,20 @@ def test_document_terms_are_the_same_on_any_number_of_duckdb_threads():
     assert document_terms(docs.slice(0, 1), threads=2).equals(
         one.filter(pc.equal(one["document_id"], docs["document_id"][0]))
     )
+
+
+def test_the_one_pass_topic_scan_finds_each_topics_pattern():
+    from tests.transforms.test_regexset import SENTENCES
+    from transforms.topics import _taxonomy, _topic_scanner, sentence_topics
+
+    topics = _taxonomy()[1]
+    # every topic is in the one pass (a lexicon edit that drops one out scans it on its own, slower)
+    assert None not in _topic_scanner().slot
+    crafted = [
+        "Mu-opioid receptors and opioid withdrawal overlap here.",  # matches of two topics that overlap
+        "Withdrawal-like symptoms are not withdrawal.",  # a guarded match, then a real one
+        "KRATOM TAPERING and cravings",
+    ]
+    for s in [*SENTENCES, *crafted]:
+        expected = tuple(i for i, t in enumerate(topics) if t.regex.search(s))
+        assert sentence_topics.__wrapped__(s) == expected, s
