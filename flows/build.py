@@ -34,7 +34,7 @@ from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import storage
-from flows.discover import INVENTORY_SCHEMA, Discovery, InputFile, discover, stat_cache_from
+from flows.discover import Discovery, InputFile, discover, stat_cache_from
 from flows.settings import PROJECT_ROOT
 from flows.storage import Layout, PartInfo
 from flows.validation import ValidationReport, Validator, load_suite_specs, suites_fingerprint
@@ -246,8 +246,8 @@ def input_state(found: Discovery, version: str, suites: str) -> str:
     """What a build's result depends on: every input file's bytes, every discovery rejection, the pipeline
     (code + lexicons) and the suites. Equal states give equal datasets, so an unchanged state re-publishes."""
     h = hashlib.sha256(f"{version}\0{suites}\n".encode())
-    for r in sorted(found.inventory, key=lambda r: r["source_file"]):
-        h.update(f"f\0{r['source_file']}\0{r['content_sha256']}\n".encode())
+    for rel, sha in found.inventory_hashes():
+        h.update(f"f\0{rel}\0{sha}\n".encode())
     for r in sorted(found.rejected, key=lambda r: r["source_path"]):
         h.update(f"r\0{r['source_path']}\0{r['reason']}\0{r['detail']}\0{r['bytes']}\n".encode())
     return h.hexdigest()[:16]
@@ -1027,9 +1027,7 @@ def _build(
         storage.write_manifest(
             staging, "parts", pa.Table.from_pylist(parts_rows, schema=PARTS_MANIFEST_SCHEMA)
         )
-        storage.write_manifest(
-            staging, "inventory", pa.Table.from_pylist(found.inventory, schema=INVENTORY_SCHEMA)
-        )
+        storage.write_manifest(staging, "inventory", found.inventory_table())
         storage.write_manifest(staging, "corpus", _corpus_manifest(staging))
 
         t = time.perf_counter()

@@ -45,7 +45,25 @@ class Discovery:
     rejected: list[dict] = field(default_factory=list)
     n_discovered: int = 0
     n_hashed: int = 0  # files whose hash was computed (not taken from the stat cache)
-    inventory: list[dict] = field(default_factory=list)
+    # Every hashed file (duplicates included), as columns in INVENTORY_SCHEMA's order. The strings are the file
+    # list's own objects: with a dict per file, discovering 100k files took 70 MB, now 53-54 MB.
+    inventory: tuple[list[str], list[int], list[int], list[str]] = field(
+        default_factory=lambda: ([], [], [], [])
+    )
+
+    def add_inventory(self, rel: str, size: int, mtime_ns: int, sha: str) -> None:
+        for column, value in zip(self.inventory, (rel, size, mtime_ns, sha), strict=True):
+            column.append(value)
+
+    def inventory_table(self) -> pa.Table:
+        return pa.Table.from_arrays(
+            [pa.array(c, type=f.type) for c, f in zip(self.inventory, INVENTORY_SCHEMA, strict=True)],
+            schema=INVENTORY_SCHEMA,
+        )
+
+    def inventory_hashes(self) -> list[tuple[str, str]]:
+        """(source_file, content_sha256) of every hashed file, in path order."""
+        return sorted(zip(self.inventory[0], self.inventory[3], strict=True))
 
     def reject(self, rel: str, reason: str, detail: str, size: int, sha: str | None = None) -> None:
         self.rejected.append(
@@ -160,15 +178,14 @@ def discover(
                     out.reject(rel, "unreadable", f"cannot read: {exc.strerror}", st.st_size)
                     continue
                 out.n_hashed += 1
-            out.inventory.append(
-                {"source_file": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "content_sha256": sha}
-            )
+            size, mtime_ns = st.st_size, st.st_mtime_ns
+            out.add_inventory(rel, size, mtime_ns, sha)
             first = by_hash.get(sha)
             if first is not None:
                 out.reject(rel, "duplicate", f"same bytes as {first}", st.st_size, sha)
                 continue
             by_hash[sha] = rel
-            out.files.append(InputFile(rel, target, st.st_size, st.st_mtime_ns, sha))
+            out.files.append(InputFile(rel, target, size, mtime_ns, sha))
     return out
 
 
