@@ -758,6 +758,8 @@ def main(argv: list[str] | None = None) -> int:
         help="passed to every build (default: the CLI's 1000); small N needs small batches",
     )
     a = ap.parse_args(argv)
+    if a.workers_pairs < 1 or (a.workers_pairs > 1 and not a.workers_compare):
+        ap.error("--workers-pairs takes a count of 1 or more, and only with --workers-compare")
     batch = ("--batch-docs", str(a.batch_docs)) if a.batch_docs else ()
 
     out = a.out.resolve()
@@ -990,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
             same = all(r.returncode == full.returncode and r.status == full.status for r in ones + twos)
             workers["alternating"] = alt | {
                 "comparable": same,
-                "order": ["1, 2"] + [("2, 1" if k % 2 else "1, 2") for k in range(1, a.workers_pairs)],
+                "order": ["1, 2"] + ["2, 1" if k % 2 else "1, 2" for k in range(1, a.workers_pairs)],
                 "in_flow_one": [r.in_flow_seconds for r in ones],
                 "in_flow_two": [r.in_flow_seconds for r in twos],
                 "in_flow_cpu_one": [r.in_flow_cpu_seconds for r in ones],

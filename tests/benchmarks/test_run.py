@@ -124,3 +124,11 @@ def test_the_alternating_speed_up_sums_the_times_of_each_side():
     assert run.alternating_speedup([3.0, 2.0, 9.0], [1.0, 1.0, 1.0])["median"] == 3.0
     with pytest.raises(ValueError):
         run.alternating_speedup([1.0], [])
+
+
+@pytest.mark.parametrize("argv", [["--workers-pairs", "2"], ["--workers-compare", "--workers-pairs", "0"]])
+def test_worker_pairs_need_the_comparison_and_a_positive_count(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run.main(["--n", "10", "--out", "/nonexistent/never-created", *argv])
+    assert exc.value.code == 2
+    assert "--workers-pairs" in capsys.readouterr().err
