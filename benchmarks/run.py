@@ -982,7 +982,7 @@ def main(argv: list[str] | None = None) -> int:
                     + (" --workers 2" if n_workers == 2 else "")
                 )
                 more = ("--workers", "2") if n_workers == 2 else ()
-                label = f"workers-{n_workers}-pair{k + 1}" if n_workers == 2 else f"full-pair{k + 1}"
+                label = f"workers-2-pair{k + 1}" if n_workers == 2 else f"full-pair{k + 1}"
                 r = run_build(label, corpus.path, build_dir, logs, "--full", *more, *batch)
                 print_build(r, corpus)
                 (ones if n_workers == 1 else twos).append(r)
@@ -992,7 +992,10 @@ def main(argv: list[str] | None = None) -> int:
             same = all(r.returncode == full.returncode and r.status == full.status for r in ones + twos)
             workers["alternating"] = alt | {
                 "comparable": same,
-                "order": ["1, 2"] + ["2, 1" if k % 2 else "1, 2" for k in range(1, a.workers_pairs)],
+                "order": [
+                    ", ".join(str(w) for kk, w in [(0, 1), *pair_order(a.workers_pairs)] if kk == k)
+                    for k in range(a.workers_pairs)
+                ],
                 "in_flow_one": [r.in_flow_seconds for r in ones],
                 "in_flow_two": [r.in_flow_seconds for r in twos],
                 "in_flow_cpu_one": [r.in_flow_cpu_seconds for r in ones],

@@ -55,6 +55,11 @@ DOC_TERMS_SCHEMA = pa.schema(
 TERMS_PER_DOCUMENT = 64
 
 
+# A topic pattern matches whole words: not after a word character or hyphen, not followed by one (the one-pass
+# scanner takes the same two pieces).
+_TOPIC_GUARD, _TOPIC_END = r"[\w-]", r"(?![\w-])"
+
+
 @dataclass(frozen=True, slots=True)
 class TaxonomyTopic:
     topic_id: str
@@ -91,7 +96,7 @@ def _taxonomy() -> tuple[TopicSettings, tuple[TaxonomyTopic, ...]]:
         topics = []
         for t in data["topics"]:
             pats = tuple(t["patterns"])
-            rx = re.compile(r"(?<![\w-])(?:" + "|".join(pats) + r")(?![\w-])", re.IGNORECASE)
+            rx = re.compile(f"(?<!{_TOPIC_GUARD})(?:" + "|".join(pats) + f"){_TOPIC_END}", re.IGNORECASE)
             topics.append(
                 TaxonomyTopic(
                     f"tax:{t['id']}",
@@ -154,14 +159,10 @@ def assign_taxonomy(document_id: str, text: str, sentence_spans: list[tuple[int,
     ]
 
 
-# The topic patterns' guard and end, as `_taxonomy` compiles them.
-_TOPIC_GUARD, _TOPIC_END = r"[\w-]", r"(?![\w-])"
-
-
 @lexicon_cache
 def _topic_scanner() -> MultiScan:
-    """Every taxonomy topic's twin in one pass (regexset.MultiScan): one search per topic was a ninth of a build's
-    time on text whose sentences do not repeat."""
+    """Every taxonomy topic's twin in one pass (regexset.MultiScan): one search per topic was 12 % of the batch
+    transform with the sentence cache off (py-spy, 300 generated articles)."""
     return MultiScan([t.patterns for t in _taxonomy()[1]], _TOPIC_GUARD, _TOPIC_END)
 
 

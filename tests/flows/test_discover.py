@@ -53,3 +53,14 @@ def test_an_empty_folder_has_an_empty_inventory_of_the_right_types(tmp_path):
     assert found.inventory_table().schema == INVENTORY_SCHEMA
     assert found.inventory_table().num_rows == 0
     assert found.inventory_hashes() == []
+
+
+def test_the_hashes_come_in_path_order_not_walk_order(tmp_path):
+    # the walk takes a folder's own files before its subfolders: c.txt, then b/a.txt
+    root = tmp_path / "in"
+    (root / "b").mkdir(parents=True)
+    (root / "c.txt").write_text("Kratom is safe.\n", encoding="utf-8")
+    (root / "b" / "a.txt").write_text("Kratom is not safe.\n", encoding="utf-8")
+    found = discover(root)
+    assert found.inventory_table()["source_file"].to_pylist() == ["c.txt", "b/a.txt"]
+    assert [rel for rel, _ in found.inventory_hashes()] == ["b/a.txt", "c.txt"]
